@@ -1,0 +1,65 @@
+package account
+
+import (
+	"context"
+	"fmt"
+)
+
+// ChangePassword replaces the password of the principal's user after
+// checking the current one. In one transaction it stores the new hash,
+// revokes every other session of the user and queues a "password changed"
+// notice. It returns a *ValidationError for a new password the policy
+// refuses, ErrWrongPassword when oldPassword is not the current password
+// (which counts as a failed login), and ErrConflict when the password
+// changed meanwhile.
+func (s *Service) ChangePassword(ctx context.Context, pr Principal, oldPassword, newPassword string) error {
+	u, err := s.store.UserByID(ctx, pr.UserID)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	var ve ValidationError
+	validatePresented(&ve, "old_password", oldPassword)
+	validateNewPassword(&ve, "new_password", newPassword, u.Email, u.Username)
+	if newPassword != "" && newPassword == oldPassword {
+		ve.Add("new_password", "must differ from the old password")
+	}
+	if err := ve.Err(); err != nil {
+		return err
+	}
+
+	ok, err := s.hasher.Verify(ctx, oldPassword, u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	now := s.clock()
+	if !ok {
+		if err := s.recordFailedLogin(ctx, u.ID, now); err != nil {
+			return fmt.Errorf("change password: %w", err)
+		}
+		return ErrWrongPassword
+	}
+	hash, err := s.hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		cur, err := tx.UserByID(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if cur.PasswordHash != u.PasswordHash {
+			return ErrConflict
+		}
+		if err := tx.UpdatePassword(ctx, u.ID, hash, now); err != nil {
+			return err
+		}
+		if _, err := tx.RevokeSessions(ctx, u.ID, pr.SessionID, RevokePasswordChanged, now); err != nil {
+			return err
+		}
+		return queueNotice(ctx, tx, cur, NoticePasswordChanged, Notice{At: now})
+	})
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package account
+
+import (
+	"errors"
+	"strings"
+)
+
+// The kinds of error the Service returns. Transports map them to statuses.
+var (
+	// ErrNotFound: no such record. Stores return it for a missing row.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the record exists already, or changed under the use case.
+	ErrConflict = errors.New("conflict")
+	// ErrUnauthorized: wrong login credentials. Unknown accounts, wrong
+	// passwords and locked accounts all get this one error.
+	ErrUnauthorized = errors.New("invalid credentials")
+	// ErrInvalidToken: a bearer token that is missing, malformed, expired,
+	// wrongly signed or names a revoked session.
+	ErrInvalidToken = errors.New("invalid or expired token")
+	// ErrWrongPassword: an authenticated user gave a wrong current password.
+	ErrWrongPassword = errors.New("wrong password")
+)
+
+// FieldError is one broken rule of one input field.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every broken rule of a request's input.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+// Add records that field broke the rule described by message.
+func (e *ValidationError) Add(field, message string) {
+	e.Fields = append(e.Fields, FieldError{Field: field, Message: message})
+}
+
+// Has reports whether field broke any rule.
+func (e *ValidationError) Has(field string) bool {
+	for _, f := range e.Fields {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// Err returns e when it holds at least one broken rule, else nil.
+func (e *ValidationError) Err() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + " " + f.Message
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// ConflictError says which field holds a value another account already has.
+type ConflictError struct {
+	Field string
+}
+
+func (e *ConflictError) Error() string { return e.Field + " is already taken" }
+
+// Unwrap makes errors.Is(err, ErrConflict) hold.
+func (e *ConflictError) Unwrap() error { return ErrConflict }

@@ -1,0 +1,57 @@
+package account
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// NoticeKind names what an outbox message tells the user.
+type NoticeKind string
+
+// The notices tgauth sends to a linked chat.
+const (
+	NoticeAccountLinked   NoticeKind = "account_linked"
+	NoticePasswordChanged NoticeKind = "password_changed"
+	NoticeAccountLocked   NoticeKind = "account_locked"
+)
+
+// OutboxMessage is one message waiting for the bot to deliver it.
+type OutboxMessage struct {
+	ID            int64
+	ChatID        int64
+	Kind          NoticeKind
+	Payload       []byte // a Notice as JSON
+	CreatedAt     time.Time
+	NextAttemptAt time.Time
+}
+
+// Notice is what an outbox message says; the bot renders it as text. It
+// names the account and never carries a password or a token.
+type Notice struct {
+	UserID      int64     `json:"user_id"`
+	Account     string    `json:"account"`
+	At          time.Time `json:"at"`
+	LockedUntil time.Time `json:"locked_until,omitzero"`
+}
+
+// queueNotice writes a notice for u's chat into the outbox within tx. A user
+// without a linked chat gets nothing.
+func queueNotice(ctx context.Context, tx Tx, u *User, kind NoticeKind, n Notice) error {
+	if u.ChatID == 0 {
+		return nil
+	}
+	n.UserID, n.Account = u.ID, u.Name()
+	payload, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("encode %s notice: %w", kind, err)
+	}
+	return tx.InsertOutbox(ctx, &OutboxMessage{
+		ChatID:        u.ChatID,
+		Kind:          kind,
+		Payload:       payload,
+		CreatedAt:     n.At,
+		NextAttemptAt: n.At,
+	})
+}

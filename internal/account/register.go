@@ -1,0 +1,62 @@
+package account
+
+import (
+	"context"
+	"fmt"
+)
+
+// RegisterParams is what a Watchdog registration supplies.
+type RegisterParams struct {
+	Username string
+	Password string
+	// Account is the Telegram chat id to link, as the client sent it.
+	Account string
+}
+
+// validate returns the chat id to link, or a *ValidationError listing every
+// broken rule.
+func (p RegisterParams) validate() (int64, error) {
+	var ve ValidationError
+	validateUsername(&ve, "username", p.Username)
+	validateNewPassword(&ve, "password", p.Password, p.Username)
+	chatID, msg := parseChatID(p.Account)
+	if msg != "" {
+		ve.Add("account", msg)
+	}
+	return chatID, ve.Err()
+}
+
+// Register creates a user with a username and a linked chat, and queues an
+// "account linked" notice to that chat in the same transaction. It returns
+// a *ValidationError for bad input and a *ConflictError when the username is
+// taken (compared case-insensitively).
+func (s *Service) Register(ctx context.Context, p RegisterParams) (*User, error) {
+	chatID, err := p.validate()
+	if err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, p.Password)
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	now := s.clock()
+	u := &User{
+		Username:          p.Username,
+		PasswordHash:      hash,
+		Role:              RoleUser,
+		ChatID:            chatID,
+		CreatedAt:         now,
+		UpdatedAt:         now,
+		PasswordChangedAt: now,
+	}
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.InsertUser(ctx, u); err != nil {
+			return err
+		}
+		return queueNotice(ctx, tx, u, NoticeAccountLinked, Notice{At: now})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	return u, nil
+}

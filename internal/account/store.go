@@ -1,0 +1,47 @@
+package account
+
+import (
+	"context"
+	"time"
+)
+
+// Reader holds the queries a use case may run inside or outside a
+// transaction. Each returns ErrNotFound when there is no such row.
+type Reader interface {
+	UserByID(ctx context.Context, id int64) (*User, error)
+	// UserByUsername matches case-insensitively.
+	UserByUsername(ctx context.Context, username string) (*User, error)
+	Session(ctx context.Context, id string) (*Session, error)
+}
+
+// Tx is one write transaction. Its writes commit together or not at all.
+type Tx interface {
+	Reader
+	// InsertUser stores u and sets u.ID. It returns a *ConflictError when
+	// the username or email is taken.
+	InsertUser(ctx context.Context, u *User) error
+	// UpdatePassword sets the user's password hash and password_changed_at.
+	UpdatePassword(ctx context.Context, userID int64, hash string, at time.Time) error
+	// SetLoginFailures records the run of failed logins and any lock.
+	SetLoginFailures(ctx context.Context, userID int64, failed int, lockedUntil time.Time, at time.Time) error
+	InsertSession(ctx context.Context, s *Session) error
+	// RevokeSessions revokes every live session of the user but except
+	// ("" for none) and returns how many it revoked.
+	RevokeSessions(ctx context.Context, userID int64, except string, reason string, at time.Time) (int, error)
+	// InsertOutbox queues m and sets m.ID.
+	InsertOutbox(ctx context.Context, m *OutboxMessage) error
+	// InitSetting stores value under key unless the key has one already,
+	// and returns the value the key holds afterwards.
+	InitSetting(ctx context.Context, key, value string, at time.Time) (string, error)
+}
+
+// Store is tgauth's persistence: SQLite by default, PostgreSQL to scale out.
+type Store interface {
+	// Reader runs its queries on a read pool, outside any transaction.
+	Reader
+	// InTx runs fn in one write transaction, committing when fn returns nil
+	// and rolling back otherwise.
+	InTx(ctx context.Context, fn func(Tx) error) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"tgauth/internal/account"
+)
+
+// problem is an RFC 9457 problem details body. Code is stable: clients
+// may switch on it; Title and Detail are for people.
+type problem struct {
+	Type      string               `json:"type"`
+	Title     string               `json:"title"`
+	Status    int                  `json:"status"`
+	Detail    string               `json:"detail,omitempty"`
+	Instance  string               `json:"instance,omitempty"`
+	Code      string               `json:"code"`
+	RequestID string               `json:"request_id,omitempty"`
+	Errors    []account.FieldError `json:"errors,omitempty"`
+}
+
+// apiError is an error the HTTP layer raises itself, already in the form
+// of a problem: a bad body, an unknown route, a missing token.
+type apiError struct {
+	status int
+	code   string
+	detail string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.detail }
+
+var (
+	errNotFound         = &apiError{http.StatusNotFound, "not_found", "No route matches this path."}
+	errMethodNotAllowed = &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "This path does not answer to this method; see the Allow header."}
+	errBodyTooLarge     = &apiError{http.StatusRequestEntityTooLarge, "body_too_large", "The request body is larger than this server accepts."}
+	errUnsupportedMedia = &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json or application/x-www-form-urlencoded."}
+	errMalformedBody    = &apiError{http.StatusBadRequest, "malformed_body", "The request body could not be parsed."}
+	errMissingToken     = &apiError{http.StatusUnauthorized, "missing_token", "This route needs an Authorization: Bearer token."}
+	errNotReady         = &apiError{http.StatusServiceUnavailable, "not_ready", "The database does not answer."}
+)
+
+// problemFor maps an error to the problem that answers it. This is the one
+// place where errors become statuses.
+func problemFor(err error) problem {
+	var (
+		ae *apiError
+		ve *account.ValidationError
+		ce *account.ConflictError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return newProblem(ae.status, ae.code, ae.detail)
+	case errors.As(err, &ve):
+		p := newProblem(http.StatusBadRequest, "validation_failed", "Some fields are missing or invalid; see errors.")
+		p.Errors = ve.Fields
+		return p
+	case errors.As(err, &ce):
+		p := newProblem(http.StatusConflict, "already_exists", ce.Error()+".")
+		p.Errors = []account.FieldError{{Field: ce.Field, Message: "is already taken"}}
+		return p
+	case errors.Is(err, account.ErrUnauthorized):
+		return newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is wrong.")
+	case errors.Is(err, account.ErrInvalidToken):
+		return newProblem(http.StatusUnauthorized, "invalid_token", "The bearer token is invalid, expired or revoked.")
+	case errors.Is(err, account.ErrWrongPassword):
+		p := newProblem(http.StatusForbidden, "wrong_password", "The old password is not the current password.")
+		p.Errors = []account.FieldError{{Field: "old_password", Message: "does not match the current password"}}
+		return p
+	case errors.Is(err, account.ErrConflict):
+		return newProblem(http.StatusConflict, "conflict", "The account changed while this request ran; try again.")
+	case errors.Is(err, account.ErrNotFound):
+		return newProblem(http.StatusNotFound, "not_found", "No such resource.")
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return newProblem(http.StatusServiceUnavailable, "unavailable", "The server is too busy to answer in time; try again.")
+	default:
+		return newProblem(http.StatusInternalServerError, "internal_error", "Something went wrong on our side.")
+	}
+}
+
+func newProblem(status int, code, detail string) problem {
+	return problem{
+		Type:   "urn:tgauth:problem:" + code,
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: detail,
+		Code:   code,
+	}
+}
+
+// writeProblem answers the request with err as problem+json. A 500 logs its
+// cause; no other error is worth a log line beyond the access log.
+func (s *Server) writeProblem(c *gin.Context, err error) {
+	p := problemFor(err)
+	p.Instance = c.Request.URL.Path
+	p.RequestID = requestID(c)
+	if p.Status >= http.StatusInternalServerError && p.Code == "internal_error" {
+		s.log.ErrorContext(c.Request.Context(), "request failed",
+			slog.String("request_id", p.RequestID), slog.String("error", err.Error()))
+	}
+	if p.Status == http.StatusUnauthorized && p.Code != "invalid_credentials" {
+		c.Header("WWW-Authenticate", bearerChallenge(p.Code))
+	}
+	c.Abort()
+	c.Render(p.Status, problemRender{p})
+}
+
+func bearerChallenge(code string) string {
+	if code == "invalid_token" {
+		return `Bearer realm="tgauth", error="invalid_token"`
+	}
+	return `Bearer realm="tgauth"`
+}

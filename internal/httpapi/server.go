@@ -1,0 +1,112 @@
+// Package httpapi is tgauth's HTTP transport: a Gin router speaking the
+// Watchdog dialect, problem+json errors, request ids and access logs. It
+// holds no business rule: every route calls account.Service.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"tgauth/internal/account"
+	"tgauth/internal/config"
+)
+
+// Server routes HTTP requests to the account service.
+type Server struct {
+	accounts *account.Service
+	log      *slog.Logger
+	maxBody  int64
+	engine   *gin.Engine
+}
+
+// New returns a Server for accounts configured by cfg. Gin's mode is global:
+// main sets it (release) before calling New.
+func New(accounts *account.Service, cfg config.HTTP, log *slog.Logger) (*Server, error) {
+	s := &Server{accounts: accounts, log: log, maxBody: cfg.MaxBodyBytes}
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	// Trust X-Forwarded-For only from the configured proxies (none by
+	// default): a client must not choose the IP that rate limits and
+	// notices see.
+	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
+	}
+	e.Use(withRequestID, s.accessLog, s.recoverPanic, s.limitBody)
+	e.NoRoute(s.handle(func(*gin.Context) error { return errNotFound }))
+	e.NoMethod(s.handle(func(*gin.Context) error { return errMethodNotAllowed }))
+
+	e.GET("/healthz", s.handle(s.healthz))
+	e.GET("/readyz", s.handle(s.readyz))
+
+	// Watchdog
+	s.post(e, "/v1/register", s.register)
+	s.post(e, "/v1/login", s.login)
+	s.post(e, "/v1/change-password", s.changePassword)
+
+	s.engine = e
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.engine.ServeHTTP(w, r)
+}
+
+// post registers h for path with and without a trailing slash: clients use
+// both, and a redirect would lose a POST body.
+func (s *Server) post(e *gin.Engine, path string, h func(*gin.Context) error) {
+	e.POST(path, s.handle(h))
+	e.POST(path+"/", s.handle(h))
+}
+
+// handle adapts a handler that returns an error; the error becomes the
+// problem that answers the request.
+func (s *Server) handle(h func(*gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			s.writeProblem(c, err)
+		}
+	}
+}
+
+// principal authenticates the request's bearer token.
+func (s *Server) principal(c *gin.Context) (account.Principal, error) {
+	h := c.GetHeader("Authorization")
+	if h == "" {
+		return account.Principal{}, errMissingToken
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return account.Principal{}, account.ErrInvalidToken
+	}
+	return s.accounts.Authenticate(c.Request.Context(), strings.TrimSpace(tok))
+}
+
+type statusResponse struct {
+	Status string `json:"status"`
+}
+
+func (s *Server) healthz(c *gin.Context) error {
+	c.JSON(http.StatusOK, statusResponse{Status: "ok"})
+	return nil
+}
+
+func (s *Server) readyz(c *gin.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.accounts.Ready(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", slog.String("request_id", requestID(c)), slog.String("error", err.Error()))
+		return errNotReady
+	}
+	c.JSON(http.StatusOK, statusResponse{Status: "ready"})
+	return nil
+}

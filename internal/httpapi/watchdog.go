@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"tgauth/internal/account"
+)
+
+type registerResponse struct {
+	Message string `json:"message"`
+	ID      int64  `json:"id"`
+	ChatID  int64  `json:"chat_id"`
+}
+
+// register is POST /v1/register/: username, password, account (chat id).
+func (s *Server) register(c *gin.Context) error {
+	f, err := readFields(c, "username", "password", "account")
+	if err != nil {
+		return err
+	}
+	u, err := s.accounts.Register(c.Request.Context(), account.RegisterParams{
+		Username: f["username"],
+		Password: f["password"],
+		Account:  f["account"],
+	})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, registerResponse{
+		Message: "User " + u.Username + " was created",
+		ID:      u.ID,
+		ChatID:  u.ChatID,
+	})
+	return nil
+}
+
+type tokenResponse struct {
+	Token string `json:"token"`
+}
+
+// login is POST /v1/login/: username, password.
+func (s *Server) login(c *gin.Context) error {
+	f, err := readFields(c, "username", "password")
+	if err != nil {
+		return err
+	}
+	t, err := s.accounts.Login(c.Request.Context(), account.LoginParams{
+		Username:  f["username"],
+		Password:  f["password"],
+		IP:        c.ClientIP(),
+		UserAgent: c.Request.UserAgent(),
+	})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, tokenResponse{Token: t.Access})
+	return nil
+}
+
+type messageResponse struct {
+	Message string `json:"message"`
+}
+
+// changePassword is POST /v1/change-password/: old_password, new_password,
+// with a bearer token.
+func (s *Server) changePassword(c *gin.Context) error {
+	pr, err := s.principal(c)
+	if err != nil {
+		return err
+	}
+	f, err := readFields(c, "old_password", "new_password")
+	if err != nil {
+		return err
+	}
+	if err := s.accounts.ChangePassword(c.Request.Context(), pr, f["old_password"], f["new_password"]); err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, messageResponse{Message: "Password changed successfully"})
+	return nil
+}

@@ -1,0 +1,140 @@
+package password
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name     string
+		password string
+		others   []string
+		want     []string
+	}{
+		{"seed example", "BigBob27!", nil, nil},
+		{"seed example with identities", "BigBob27!", []string{"bob@example.com", "bob"}, nil},
+		{"exactly 8", "aB3$efgh", nil, nil},
+		{"exactly 256", "aB3$" + strings.Repeat("x", 252), nil, nil},
+		{"typographic quote counts as special", "BigBob27\u201c", nil, nil},
+		{"closing single quote counts as special", "BigBob27\u2019", nil, nil},
+		{"non-ASCII letters count", "Ärger27!ß", nil, nil},
+		{"runes not bytes: 8 runes, 16 bytes", "Äöüß12!Ω", nil, nil},
+
+		{"too short", "aB3$efg", nil, []string{MsgTooShort}},
+		{"too long", "aB3$" + strings.Repeat("x", 253), nil, []string{MsgTooLong}},
+		{"invalid UTF-8", "BigBob27!\xff", nil, []string{MsgInvalidUTF}},
+		{"no lowercase", "BIGBOB27!", nil, []string{MsgNoLower}},
+		{"no uppercase", "bigbob27!", nil, []string{MsgNoUpper}},
+		{"no digit", "BigBobXY!", nil, []string{MsgNoDigit}},
+		{"non-ASCII digit is no digit", "BigBob٢٧!", nil, []string{MsgNoDigit}},
+		{"no special", "BigBob277", nil, []string{MsgNoSpecial}},
+		{"space is not special", "BigBob 27", nil, []string{MsgNoSpecial}},
+		{"equals sign is not special", "BigBob=27", nil, []string{MsgNoSpecial}},
+		{"common, mixed case", "P@ssw0rd", nil, []string{MsgCommon}},
+		{"common, other spelling", "pA$$W0rd", nil, []string{MsgCommon}},
+		{"equals username", "BigBob27!", []string{"", "bigbob27!"}, []string{MsgIdentity}},
+		{"equals email", "Bob@Ex4mple.com", []string{"bob@ex4mple.com", "bob"}, []string{MsgIdentity}},
+		{"equals both: one message", "Bob@Ex4mple.com", []string{"bob@ex4mple.com", "BOB@EX4MPLE.COM"}, []string{MsgIdentity}},
+		{"empty identities ignored", "BigBob27!", []string{"", ""}, nil},
+
+		{"empty", "", nil, []string{MsgTooShort, MsgNoLower, MsgNoUpper, MsgNoDigit, MsgNoSpecial}},
+		{"common lowercase password", "password", nil, []string{MsgNoUpper, MsgNoDigit, MsgNoSpecial, MsgCommon}},
+		{"common mixed case password", "PassWord", nil, []string{MsgNoDigit, MsgNoSpecial, MsgCommon}},
+		{"common digits", "123456", nil, []string{MsgTooShort, MsgNoLower, MsgNoUpper, MsgNoSpecial, MsgCommon}},
+		{"short and invalid UTF-8", "aB3\xff", nil, []string{MsgTooShort, MsgInvalidUTF}},
+		{"long and invalid UTF-8", strings.Repeat("\xff", 300), nil, []string{MsgTooLong, MsgInvalidUTF}},
+		{"long, all one class", strings.Repeat("a", 257), nil, []string{MsgTooLong, MsgNoUpper, MsgNoDigit, MsgNoSpecial}},
+		{"short, identity", "bob1", []string{"BOB1"}, []string{MsgTooShort, MsgNoUpper, MsgNoSpecial, MsgIdentity}},
+		{"every class missing but long enough", "        ", nil, []string{MsgNoLower, MsgNoUpper, MsgNoDigit, MsgNoSpecial}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Check(tt.password, tt.others...)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Check(%q, %q) = %q, want %q (-want +got):\n%s", tt.password, tt.others, got, tt.want, diff)
+			}
+		})
+	}
+}
+
+func TestIsCommon(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"password", true},
+		{"PASSWORD", true},
+		{"PassWord", true},
+		{"dragon", true},
+		{"p@ssw0rd", true},
+		{"P@SSW0RD", true},
+		{"BigBob27!", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := IsCommon(tt.in); got != tt.want {
+			t.Errorf("IsCommon(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestCommonListLoaded guards against the list moving or shrinking under an
+// upgrade of zxcvbn, which would silently turn the rule off.
+func TestCommonListLoaded(t *testing.T) {
+	if n := len(commonPasswords()); n < 25000 {
+		t.Errorf("len(commonPasswords()) = %d, want at least 25000", n)
+	}
+}
+
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{"", "BigBob27!", "password", "P@ssw0rd", "aB3$\xff", "Äöüß12!Ω", "BigBob27\u201c", strings.Repeat("aB1!", 70)} {
+		f.Add(s, "bob@example.com")
+	}
+	f.Fuzz(func(t *testing.T, password, other string) {
+		got := Check(password, other, "")
+		if again := Check(password, other, ""); !cmp.Equal(got, again) {
+			t.Fatalf("Check(%q, %q) = %q, then %q: not deterministic", password, other, got, again)
+		}
+		seen := map[string]bool{}
+		for _, m := range got {
+			if seen[m] {
+				t.Errorf("Check(%q, %q) = %q: %q twice", password, other, got, m)
+			}
+			seen[m] = true
+		}
+		if want := wantAcceptable(password, other); (got == nil) != want {
+			t.Errorf("Check(%q, %q) = %q, want acceptable %v", password, other, got, want)
+		}
+
+		// Adding every class to a password of a valid length makes it
+		// acceptable unless it is common or an identity.
+		p := "aA1!" + password
+		if n := utf8.RuneCountInString(p); n < MinLength || n > MaxLength || !utf8.ValidString(p) ||
+			IsCommon(p) || strings.EqualFold(p, other) {
+			return
+		}
+		if got := Check(p, other); got != nil {
+			t.Errorf("Check(%q, %q) = %q, want nil", p, other, got)
+		}
+	})
+}
+
+// wantAcceptable restates the policy independently of Check.
+func wantAcceptable(p, other string) bool {
+	if !utf8.ValidString(p) {
+		return false
+	}
+	if n := len([]rune(p)); n < 8 || n > 256 {
+		return false
+	}
+	has := func(f func(rune) bool) bool { return strings.IndexFunc(p, f) >= 0 }
+	return has(unicode.IsLower) && has(unicode.IsUpper) &&
+		has(func(r rune) bool { return r >= '0' && r <= '9' }) &&
+		strings.ContainsAny(p, `^$*.[]{}()?-"!@#%&/,><':;|_~+“”‘’`) &&
+		!IsCommon(p) && (other == "" || !strings.EqualFold(p, other))
+}

@@ -1,0 +1,182 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"tgauth/internal/account"
+)
+
+// queryer is what reads need: the read pool or a write transaction.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// reader implements account.Reader on a queryer.
+type reader struct {
+	q queryer
+}
+
+const userColumns = `id, email, username, password_hash, first_name, last_name, role,
+	telegram_chat_id, toc_accepted_at, privacy_policy_accepted_at, failed_logins,
+	locked_until, created_at, updated_at, password_changed_at`
+
+func (r reader) user(ctx context.Context, where string, arg any) (*account.User, error) {
+	var (
+		u               account.User
+		email, username sql.NullString
+		chatID          sql.NullInt64
+		role            string
+	)
+	err := r.q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg).Scan(
+		&u.ID, &email, &username, &u.PasswordHash, &u.FirstName, &u.LastName, &role,
+		&chatID, nullTime{&u.TOCAcceptedAt}, nullTime{&u.PrivacyPolicyAcceptedAt}, &u.FailedLogins,
+		nullTime{&u.LockedUntil}, nullTime{&u.CreatedAt}, nullTime{&u.UpdatedAt}, nullTime{&u.PasswordChangedAt},
+	)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, account.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("select user: %w", err)
+	}
+	u.Email, u.Username, u.ChatID, u.Role = email.String, username.String, chatID.Int64, account.Role(role)
+	return &u, nil
+}
+
+func (r reader) UserByID(ctx context.Context, id int64) (*account.User, error) {
+	return r.user(ctx, `id = ?`, id)
+}
+
+// UserByUsername relies on the column's NOCASE collation.
+func (r reader) UserByUsername(ctx context.Context, username string) (*account.User, error) {
+	return r.user(ctx, `username = ?`, username)
+}
+
+func (r reader) Session(ctx context.Context, id string) (*account.Session, error) {
+	s := account.Session{ID: id}
+	var reason sql.NullString
+	err := r.q.QueryRowContext(ctx, `SELECT user_id, generation, created_at, last_used_at,
+		expires_at, revoked_at, revoke_reason, ip, user_agent FROM sessions WHERE id = ?`, id).Scan(
+		&s.UserID, &s.Generation, nullTime{&s.CreatedAt}, nullTime{&s.LastUsedAt},
+		nullTime{&s.ExpiresAt}, nullTime{&s.RevokedAt}, &reason, &s.IP, &s.UserAgent,
+	)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, account.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("select session: %w", err)
+	}
+	s.RevokeReason = reason.String
+	return &s, nil
+}
+
+// tx implements account.Tx on one write transaction.
+type tx struct {
+	reader
+	tx *sql.Tx
+}
+
+// nullString stores "" as NULL.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// nullInt stores 0 as NULL.
+func nullInt(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: n != 0} }
+
+func (t *tx) InsertUser(ctx context.Context, u *account.User) error {
+	err := t.tx.QueryRowContext(ctx, `INSERT INTO users (email, username, password_hash,
+		first_name, last_name, role, telegram_chat_id, toc_accepted_at,
+		privacy_policy_accepted_at, failed_logins, locked_until, created_at, updated_at,
+		password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		nullString(u.Email), nullString(u.Username), u.PasswordHash, u.FirstName, u.LastName,
+		string(u.Role), nullInt(u.ChatID), fmtTime(u.TOCAcceptedAt), fmtTime(u.PrivacyPolicyAcceptedAt),
+		u.FailedLogins, fmtTime(u.LockedUntil), fmtTime(u.CreatedAt), fmtTime(u.UpdatedAt),
+		fmtTime(u.PasswordChangedAt),
+	).Scan(&u.ID)
+	if field := constraintField(err); field != "" {
+		return &account.ConflictError{Field: field}
+	}
+	if err != nil {
+		return fmt.Errorf("insert user: %w", err)
+	}
+	return nil
+}
+
+// exec runs a statement that must change exactly one row.
+func (t *tx) execOne(ctx context.Context, what, query string, args ...any) error {
+	res, err := t.tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("%s: %w", what, account.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) UpdatePassword(ctx context.Context, userID int64, hash string, at time.Time) error {
+	return t.execOne(ctx, "update password", `UPDATE users SET password_hash = ?,
+		password_changed_at = ?, updated_at = ? WHERE id = ?`,
+		hash, fmtTime(at), fmtTime(at), userID)
+}
+
+func (t *tx) SetLoginFailures(ctx context.Context, userID int64, failed int, lockedUntil, at time.Time) error {
+	return t.execOne(ctx, "set login failures", `UPDATE users SET failed_logins = ?,
+		locked_until = ?, updated_at = ? WHERE id = ?`,
+		failed, fmtTime(lockedUntil), fmtTime(at), userID)
+}
+
+func (t *tx) InsertSession(ctx context.Context, s *account.Session) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, generation,
+		created_at, last_used_at, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.UserID, s.Generation, fmtTime(s.CreatedAt), fmtTime(s.LastUsedAt),
+		fmtTime(s.ExpiresAt), s.IP, s.UserAgent)
+	if err != nil {
+		return fmt.Errorf("insert session: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) RevokeSessions(ctx context.Context, userID int64, except, reason string, at time.Time) (int, error) {
+	res, err := t.tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+		WHERE user_id = ? AND revoked_at IS NULL AND id <> ?`,
+		fmtTime(at), reason, userID, except)
+	if err != nil {
+		return 0, fmt.Errorf("revoke sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("revoke sessions: %w", err)
+	}
+	return int(n), nil
+}
+
+func (t *tx) InsertOutbox(ctx context.Context, m *account.OutboxMessage) error {
+	err := t.tx.QueryRowContext(ctx, `INSERT INTO outbox (chat_id, kind, payload, created_at,
+		next_attempt_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		m.ChatID, string(m.Kind), string(m.Payload), fmtTime(m.CreatedAt), fmtTime(m.NextAttemptAt),
+	).Scan(&m.ID)
+	if err != nil {
+		return fmt.Errorf("insert outbox: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) InitSetting(ctx context.Context, key, value string, at time.Time) (string, error) {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO settings (key, value, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO NOTHING`, key, value, fmtTime(at))
+	if err != nil {
+		return "", fmt.Errorf("init setting: %w", err)
+	}
+	var stored string
+	if err := t.tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&stored); err != nil {
+		return "", fmt.Errorf("init setting: %w", err)
+	}
+	return stored, nil
+}

@@ -1,0 +1,211 @@
+// Package token issues and verifies tgauth's JWTs: access and refresh
+// tokens signed with HMAC-SHA256 under one secret.
+package token
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Type tells access tokens from refresh tokens (the "typ" claim).
+type Type string
+
+// The token types.
+const (
+	Access  Type = "access"
+	Refresh Type = "refresh"
+)
+
+// MinSecretLen is the shortest secret NewIssuer accepts, in bytes: the
+// output size of SHA-256 (RFC 7518 §3.2).
+const MinSecretLen = 32
+
+// maxTokenLen bounds the work Parse does on garbage; our tokens are about
+// 300 bytes.
+const maxTokenLen = 4096
+
+// ErrInvalid is wrapped by every error Parse returns.
+var ErrInvalid = errors.New("invalid token")
+
+// ErrExpired is wrapped, along with ErrInvalid, by the error Parse returns for
+// a token that is valid but past its expiry, for callers that answer it
+// differently (for example by asking the client to refresh).
+var ErrExpired = errors.New("token expired")
+
+// Claims are what tgauth puts in its tokens.
+type Claims struct {
+	UserID     int64  // "sub", as a decimal string in the JWT
+	SessionID  string // "sid"
+	Role       string // "role", omitted when empty
+	Type       Type   // "typ"
+	Generation int64  // "gen", refresh tokens only (omitted when 0)
+
+	// IssuedAt and ExpiresAt ("iat", "exp") have whole-second precision in
+	// the JWT; Parse returns them in UTC.
+	IssuedAt, ExpiresAt time.Time
+}
+
+// jwtClaims is the JSON form of Claims.
+type jwtClaims struct {
+	jwt.RegisteredClaims
+	SessionID  string `json:"sid"`
+	Role       string `json:"role,omitempty"`
+	Type       Type   `json:"typ"`
+	Generation int64  `json:"gen,omitempty"`
+}
+
+// Issuer signs and verifies tokens. It is safe for concurrent use.
+type Issuer struct {
+	secret []byte
+	issuer string
+	now    func() time.Time
+	parser *jwt.Parser
+}
+
+// NewIssuer returns an Issuer signing with secret (at least MinSecretLen
+// bytes, else an error), naming itself issuer ("iss", not empty), with now as
+// its clock (time.Now if nil). The secret is copied.
+//
+// Expiry is checked with no leeway: every replica signs and verifies with
+// clocks that NTP keeps within far less than a token's lifetime, and a token
+// refused a second early costs one refresh.
+func NewIssuer(secret []byte, issuer string, now func() time.Time) (*Issuer, error) {
+	if len(secret) < MinSecretLen {
+		return nil, fmt.Errorf("new token issuer: secret has %d bytes, want at least %d", len(secret), MinSecretLen)
+	}
+	if issuer == "" {
+		return nil, errors.New("new token issuer: empty issuer")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	i := &Issuer{secret: bytes.Clone(secret), issuer: issuer, now: now}
+	i.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(now),
+		jwt.WithStrictDecoding(),
+	)
+	return i, nil
+}
+
+// Issue signs c (IssuedAt and ExpiresAt are taken from c as given, truncated
+// to whole seconds). It returns an error, and no token, for claims Parse
+// would refuse: a UserID not above 0, an empty SessionID, a Type other than
+// Access or Refresh, a Generation on an access token or below 0, a zero
+// IssuedAt, or an ExpiresAt not after IssuedAt.
+func (i *Issuer) Issue(c Claims) (string, error) {
+	if err := c.validate(); err != nil {
+		return "", fmt.Errorf("issue token: %w", err)
+	}
+	jc := jwtClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    i.issuer,
+			Subject:   strconv.FormatInt(c.UserID, 10),
+			IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
+			ExpiresAt: jwt.NewNumericDate(c.ExpiresAt),
+		},
+		SessionID:  c.SessionID,
+		Role:       c.Role,
+		Type:       c.Type,
+		Generation: c.Generation,
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jc).SignedString(i.secret)
+	if err != nil {
+		return "", fmt.Errorf("issue token: %w", err)
+	}
+	return s, nil
+}
+
+func (c Claims) validate() error {
+	switch {
+	case c.UserID <= 0:
+		return errors.New("user id must be positive")
+	case c.SessionID == "":
+		return errors.New("empty session id")
+	case c.Type != Access && c.Type != Refresh:
+		return fmt.Errorf("unknown type %q", c.Type)
+	case c.Generation < 0, c.Type == Access && c.Generation != 0:
+		return errors.New("generation must be 0 on access tokens and not negative")
+	case c.IssuedAt.IsZero():
+		return errors.New("zero issued-at time")
+	case !c.ExpiresAt.Truncate(time.Second).After(c.IssuedAt.Truncate(time.Second)):
+		return errors.New("expiry must be after issued-at")
+	}
+	return nil
+}
+
+// Parse verifies a token of type want and returns its claims. It accepts
+// only HS256 signed with the Issuer's secret, naming the Issuer as "iss",
+// with "exp" present and after now, "iat" present, "sub" a positive decimal
+// int64 in canonical form, "sid" not empty, and "typ" equal to want. Every
+// failure returns an error wrapping ErrInvalid (and also ErrExpired for a
+// genuine token past its expiry); the error text never contains the token.
+func (i *Issuer) Parse(token string, want Type) (Claims, error) {
+	c, err := i.parse(token, want)
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, ErrExpired)
+		}
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return c, nil
+}
+
+func (i *Issuer) parse(token string, want Type) (Claims, error) {
+	// The base64 decoder skips CR and LF, which would let one token have
+	// many spellings; allow only the characters a JWT is made of.
+	if len(token) > maxTokenLen {
+		return Claims{}, errors.New("too long")
+	}
+	for j := 0; j < len(token); j++ {
+		if !isTokenByte(token[j]) {
+			return Claims{}, errors.New("unexpected character")
+		}
+	}
+	var jc jwtClaims
+	_, err := i.parser.ParseWithClaims(token, &jc, func(t *jwt.Token) (any, error) {
+		if t.Method != jwt.SigningMethodHS256 { // WithValidMethods checks too
+			return nil, errors.New("unexpected signing method")
+		}
+		return i.secret, nil
+	})
+	if err != nil {
+		return Claims{}, err
+	}
+	if jc.IssuedAt == nil {
+		return Claims{}, errors.New("missing iat")
+	}
+	uid, err := strconv.ParseInt(jc.Subject, 10, 64)
+	if err != nil || uid <= 0 || strconv.FormatInt(uid, 10) != jc.Subject {
+		return Claims{}, errors.New("sub is not a positive decimal user id")
+	}
+	if jc.SessionID == "" {
+		return Claims{}, errors.New("missing sid")
+	}
+	if jc.Type != want {
+		return Claims{}, fmt.Errorf("typ is not %s", want)
+	}
+	if jc.Generation < 0 || jc.Type == Access && jc.Generation != 0 {
+		return Claims{}, errors.New("bad gen")
+	}
+	return Claims{
+		UserID:     uid,
+		SessionID:  jc.SessionID,
+		Role:       jc.Role,
+		Type:       jc.Type,
+		Generation: jc.Generation,
+		IssuedAt:   jc.IssuedAt.UTC(),
+		ExpiresAt:  jc.ExpiresAt.UTC(),
+	}, nil
+}
+
+func isTokenByte(b byte) bool {
+	return 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.'
+}
