@@ -75,3 +75,12 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	}
 	return Principal{UserID: c.UserID, SessionID: c.SessionID, Role: Role(c.Role)}, nil
 }
+
+// Profile returns the principal's own account.
+func (s *Service) Profile(ctx context.Context, pr Principal) (*User, error) {
+	u, err := s.store.UserByID(ctx, pr.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("profile: %w", err)
+	}
+	return u, nil
+}

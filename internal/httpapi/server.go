@@ -48,9 +48,10 @@ func New(accounts *account.Service, cfg config.HTTP, log *slog.Logger) (*Server,
 	e.GET("/readyz", s.handle(s.readyz))
 
 	// Watchdog
-	s.post(e, "/v1/register", s.register)
-	s.post(e, "/v1/login", s.login)
-	s.post(e, "/v1/change-password", s.changePassword)
+	s.route(e, http.MethodPost, "/v1/register", s.register)
+	s.route(e, http.MethodPost, "/v1/login", s.login)
+	s.route(e, http.MethodPost, "/v1/change-password", s.changePassword)
+	s.route(e, http.MethodGet, "/v1/me", s.me)
 
 	s.engine = e
 	return s, nil
@@ -61,11 +62,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.engine.ServeHTTP(w, r)
 }
 
-// post registers h for path with and without a trailing slash: clients use
-// both, and a redirect would lose a POST body.
-func (s *Server) post(e *gin.Engine, path string, h func(*gin.Context) error) {
-	e.POST(path, s.handle(h))
-	e.POST(path+"/", s.handle(h))
+// route registers h for method and path with and without a trailing slash:
+// clients use both, and a redirect would lose a POST body.
+func (s *Server) route(e *gin.Engine, method, path string, h func(*gin.Context) error) {
+	hf := s.handle(h)
+	e.Handle(method, path, hf)
+	e.Handle(method, path+"/", hf)
 }
 
 // handle adapts a handler that returns an error; the error becomes the

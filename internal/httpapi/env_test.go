@@ -1,0 +1,279 @@
+package httpapi
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"tgauth/internal/account"
+	"tgauth/internal/config"
+	"tgauth/internal/password"
+	"tgauth/internal/store/sqlite"
+	"tgauth/internal/token"
+)
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// fastParams keep argon2id cheap in tests that are not about its cost.
+var fastParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// clock is a settable time source shared by the service and the issuer.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is the whole API over a real SQLite file in a temp dir.
+type env struct {
+	t      testing.TB
+	path   string
+	store  *sqlite.Store
+	clock  *clock
+	issuer *token.Issuer
+	server *Server
+	logs   *strings.Builder
+}
+
+type envOption func(*envConfig)
+
+type envConfig struct {
+	params password.Params // fastParams unless set
+	http   config.HTTP
+	wrap   func(account.Store) account.Store
+}
+
+// withStore wraps the real store, to inject failures.
+func withStore(wrap func(account.Store) account.Store) envOption {
+	return func(c *envConfig) { c.wrap = wrap }
+}
+
+// withParams sets the argon2id cost, for benchmarks of the real one.
+func withParams(p password.Params) envOption {
+	return func(c *envConfig) { c.params = p }
+}
+
+func withHTTP(f func(*config.HTTP)) envOption {
+	return func(c *envConfig) { f(&c.http) }
+}
+
+func newEnv(t testing.TB, opts ...envOption) *env {
+	t.Helper()
+	cfg := envConfig{params: fastParams, http: config.Defaults().HTTP}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	path := filepath.Join(t.TempDir(), "tgauth.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	secret, _, err := account.InitSecret(context.Background(), st, "jwt_secret", clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := token.NewIssuer(secret, "tgauth", clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var store account.Store = st
+	if cfg.wrap != nil {
+		store = cfg.wrap(st)
+	}
+	svc := account.NewService(store, password.NewHasher(cfg.params, 2), issuer,
+		account.Options{AccessTTL: time.Hour, Now: clk.Now})
+	logs := &strings.Builder{}
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, logs}, nil))
+	srv, err := New(svc, cfg.http, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, path: path, store: st, clock: clk, issuer: issuer, server: srv, logs: logs}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// request describes one call to the router.
+type request struct {
+	method, path string
+	body         string
+	contentType  string
+	header       map[string]string
+}
+
+func form(kv ...string) (body, contentType string) {
+	var b strings.Builder
+	for i := 0; i < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(kv[i] + "=" + urlEscape(kv[i+1]))
+	}
+	return b.String(), "application/x-www-form-urlencoded"
+}
+
+func urlEscape(s string) string {
+	r := strings.NewReplacer("%", "%25", "&", "%26", "+", "%2B", "=", "%3D", " ", "+", "#", "%23")
+	return r.Replace(s)
+}
+
+func (e *env) do(r request) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
+	if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	e.server.ServeHTTP(rec, req)
+	return rec
+}
+
+// postForm POSTs a form body.
+func (e *env) postForm(path string, kv ...string) *httptest.ResponseRecorder {
+	body, ct := form(kv...)
+	return e.do(request{method: http.MethodPost, path: path, body: body, contentType: ct})
+}
+
+func bearer(tok string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + tok}
+}
+
+// register creates a Watchdog user and fails the test otherwise.
+func (e *env) register(username, pw string, chatID string) {
+	e.t.Helper()
+	rec := e.postForm("/v1/register/", "username", username, "password", pw, "account", chatID)
+	if rec.Code != http.StatusCreated {
+		e.t.Fatalf("register %s: status %d, body %s", username, rec.Code, rec.Body)
+	}
+}
+
+// login returns a Watchdog access token and fails the test otherwise.
+func (e *env) login(username, pw string) string {
+	e.t.Helper()
+	rec := e.postForm("/v1/login/", "username", username, "password", pw)
+	if rec.Code != http.StatusOK {
+		e.t.Fatalf("login %s: status %d, body %s", username, rec.Code, rec.Body)
+	}
+	var got tokenResponse
+	decode(e.t, rec, &got)
+	return got.Token
+}
+
+func decode(t testing.TB, rec *httptest.ResponseRecorder, v any) {
+	t.Helper()
+	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+		t.Fatalf("decode %q: %v", rec.Body, err)
+	}
+}
+
+// wantProblem checks that rec is a problem+json with status and code, and
+// returns it.
+func wantProblem(t *testing.T, rec *httptest.ResponseRecorder, status int, code string) problem {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problem
+	decode(t, rec, &p)
+	if p.Code != code || p.Status != status || p.Type != "urn:tgauth:problem:"+code || p.Title == "" {
+		t.Errorf("problem = %+v, want status %d code %q", p, status, code)
+	}
+	if p.RequestID == "" || p.RequestID != rec.Header().Get(requestIDHeader) {
+		t.Errorf("problem request_id = %q, header %q", p.RequestID, rec.Header().Get(requestIDHeader))
+	}
+	return p
+}
+
+// query runs a counting query on the database file itself.
+func (e *env) count(query string, args ...any) int {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", e.path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		e.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// outbox returns the kinds and chats of queued messages, oldest first.
+func (e *env) outbox() []outboxRow {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", e.path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT chat_id, kind, payload FROM outbox ORDER BY id`)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []outboxRow
+	for rows.Next() {
+		var r outboxRow
+		var payload string
+		if err := rows.Scan(&r.ChatID, &r.Kind, &payload); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(payload), &r.Notice); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+type outboxRow struct {
+	ChatID int64
+	Kind   string
+	Notice account.Notice
+}
