@@ -95,7 +95,10 @@ func (t *tx) InsertUser(ctx context.Context, u *account.User) error {
 		u.FailedLogins, fmtTime(u.LockedUntil), fmtTime(u.CreatedAt), fmtTime(u.UpdatedAt),
 		fmtTime(u.PasswordChangedAt),
 	).Scan(&u.ID)
-	if field := constraintField(err); field != "" {
+	if field, ok := constraintField(err); ok {
+		if field == "" {
+			return fmt.Errorf("insert user: %w", account.ErrConflict)
+		}
 		return &account.ConflictError{Field: field}
 	}
 	if err != nil {

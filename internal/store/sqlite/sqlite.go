@@ -122,15 +122,31 @@ func (s *Store) InTx(ctx context.Context, fn func(account.Tx) error) error {
 	return nil
 }
 
-// constraintField names the column a unique-constraint error is about, or
-// "" when err is no such error.
-func constraintField(err error) string {
+// constraintField reports whether err is a unique-constraint violation and
+// names the column it is about ("" when the message names none, as for a
+// unique index on an expression).
+func constraintField(err error) (field string, ok bool) {
 	var se *sqlite.Error
 	if !errors.As(err, &se) || se.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		return "", false
+	}
+	return uniqueColumn(se.Error()), true
+}
+
+// uniqueColumn returns the first column a unique-constraint message names:
+// "username" from "... UNIQUE constraint failed: users.username (2067)",
+// "" from "... UNIQUE constraint failed: index 'users_email_lower' (2067)".
+func uniqueColumn(msg string) string {
+	i := strings.LastIndex(msg, "failed: ")
+	if i < 0 {
 		return ""
 	}
-	// The message reads "UNIQUE constraint failed: users.username".
-	_, col, _ := strings.Cut(se.Error(), "failed: ")
-	_, col, _ = strings.Cut(col, ".")
-	return strings.Fields(col + " ")[0]
+	cols := msg[i+len("failed: "):]
+	cols, _, _ = strings.Cut(cols, " (") // the code suffix
+	cols, _, _ = strings.Cut(cols, ",")  // a composite key's first column
+	_, col, ok := strings.Cut(cols, ".")
+	if !ok || strings.ContainsAny(col, " '") {
+		return ""
+	}
+	return col
 }

@@ -1,0 +1,326 @@
+package sqlite
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"tgauth/internal/account"
+	"tgauth/internal/store/storetest"
+)
+
+// openTest returns a migrated store on a fresh file, closed at cleanup.
+func openTest(tb testing.TB) *Store {
+	tb.Helper()
+	return openAt(tb, filepath.Join(tb.TempDir(), "tgauth.db"))
+}
+
+func openAt(tb testing.TB, path string) *Store {
+	tb.Helper()
+	s, err := Open(tb.Context(), path)
+	if err != nil {
+		tb.Fatalf("Open(%q): %v", path, err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	if _, err := s.Migrate(tb.Context()); err != nil {
+		tb.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+// testStore adds what the conformance suite needs beyond account.Store,
+// without putting it in Store's API.
+type testStore struct{ *Store }
+
+func (s testStore) OutboxCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n)
+	return n, err
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) account.Store {
+		return testStore{openTest(t)}
+	})
+}
+
+func TestMigrateTwice(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "tgauth.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if n, err := s.Migrate(t.Context()); err != nil || n == 0 {
+		t.Fatalf("first Migrate = %d, %v; want > 0, nil", n, err)
+	}
+	if n, err := s.Migrate(t.Context()); err != nil || n != 0 {
+		t.Errorf("second Migrate = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// pragma reads one pragma's value on db's connection.
+func pragma(t *testing.T, q queryer, name string) string {
+	t.Helper()
+	var v string
+	if err := q.QueryRowContext(t.Context(), "PRAGMA "+name).Scan(&v); err != nil {
+		t.Fatalf("PRAGMA %s: %v", name, err)
+	}
+	return v
+}
+
+func TestPragmas(t *testing.T) {
+	s := openTest(t)
+	tests := []struct {
+		pool string
+		q    queryer
+		name string
+		want string
+	}{
+		{"write", s.write, "journal_mode", "wal"},
+		{"write", s.write, "synchronous", "2"}, // FULL
+		{"write", s.write, "foreign_keys", "1"},
+		{"write", s.write, "busy_timeout", "5000"},
+		{"write", s.write, "query_only", "0"},
+		{"read", s.read, "journal_mode", "wal"},
+		{"read", s.read, "foreign_keys", "1"},
+		{"read", s.read, "busy_timeout", "5000"},
+		{"read", s.read, "query_only", "1"},
+	}
+	for _, tt := range tests {
+		if got := pragma(t, tt.q, tt.name); got != tt.want {
+			t.Errorf("%s pool: PRAGMA %s = %q, want %q", tt.pool, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestForeignKeysEnforced(t *testing.T) {
+	s := openTest(t)
+	err := s.InTx(t.Context(), func(tx account.Tx) error {
+		return tx.InsertSession(t.Context(), &account.Session{
+			ID: "orphan", UserID: 999, CreatedAt: time.Now(), LastUsedAt: time.Now(), ExpiresAt: time.Now(),
+		})
+	})
+	if err == nil {
+		t.Fatal("InsertSession for a missing user succeeded, want a foreign key error")
+	}
+	if !strings.Contains(err.Error(), "FOREIGN KEY") {
+		t.Errorf("InsertSession for a missing user err = %v, want a FOREIGN KEY error", err)
+	}
+}
+
+func TestReadPoolIsQueryOnly(t *testing.T) {
+	s := openTest(t)
+	_, err := s.read.ExecContext(t.Context(),
+		`INSERT INTO settings (key, value, created_at) VALUES ('k', 'v', '2030-01-01T00:00:00.000000000Z')`)
+	if err == nil {
+		t.Fatal("INSERT through the read pool succeeded")
+	}
+	if !strings.Contains(err.Error(), "readonly") {
+		t.Errorf("INSERT through the read pool err = %v, want a readonly error", err)
+	}
+	var n int
+	if err := s.write.QueryRowContext(t.Context(), `SELECT count(*) FROM settings`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("settings rows = %d, want 0", n)
+	}
+}
+
+func TestTimeLayoutFixedWidth(t *testing.T) {
+	s := openTest(t)
+	fixed := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$`)
+	tests := []time.Time{
+		time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), // no fraction at all
+		time.Date(2030, 1, 2, 3, 4, 5, 120000000, time.UTC),
+		time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC),
+		time.Date(2030, 1, 2, 4, 4, 5, 0, time.FixedZone("CET", 3600)), // stored as UTC
+	}
+	for i, at := range tests {
+		u := &account.User{Username: fmt.Sprintf("u%d", i), PasswordHash: "h", Role: account.RoleUser,
+			CreatedAt: at, UpdatedAt: at, PasswordChangedAt: at}
+		if err := s.InTx(t.Context(), func(tx account.Tx) error { return tx.InsertUser(t.Context(), u) }); err != nil {
+			t.Fatalf("InsertUser: %v", err)
+		}
+		var raw string
+		if err := s.read.QueryRowContext(t.Context(), `SELECT created_at FROM users WHERE id = ?`, u.ID).Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		if !fixed.MatchString(raw) {
+			t.Errorf("created_at for %v stored as %q, want the fixed-width layout", at, raw)
+		}
+		if want := at.UTC().Format(timeLayout); raw != want {
+			t.Errorf("created_at for %v stored as %q, want %q", at, raw, want)
+		}
+	}
+}
+
+func TestUniqueColumn(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"constraint failed: UNIQUE constraint failed: users.username (2067)", "username"},
+		{"UNIQUE constraint failed: users.email (2067)", "email"},
+		{"constraint failed: UNIQUE constraint failed: t.a, t.b (2067)", "a"},
+		{"constraint failed: UNIQUE constraint failed: index 'users_email_lower' (2067)", ""},
+		{"something else", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := uniqueColumn(tt.in); got != tt.want {
+			t.Errorf("uniqueColumn(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// helperDBEnv names the database the crash child writes to; set only in the
+// child's environment.
+const helperDBEnv = "TGAUTH_SQLITE_CRASH_CHILD_DB"
+
+// TestHelperProcessWriter is the child of TestCrashDurability: it commits
+// one user per iteration and prints "id=N" once each commit has returned,
+// until it is killed.
+func TestHelperProcessWriter(t *testing.T) {
+	path := os.Getenv(helperDBEnv)
+	if path == "" {
+		t.Skip("run only as the child of TestCrashDurability")
+	}
+	ctx := t.Context()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	out := bufio.NewWriter(os.Stdout)
+	for i := range 1_000_000 { // the parent kills us long before
+		u := &account.User{Username: fmt.Sprintf("crash%d", i), PasswordHash: "h", Role: account.RoleUser,
+			CreatedAt: time.Now(), UpdatedAt: time.Now(), PasswordChangedAt: time.Now()}
+		if err := s.InTx(ctx, func(tx account.Tx) error { return tx.InsertUser(ctx, u) }); err != nil {
+			t.Fatalf("InsertUser: %v", err)
+		}
+		fmt.Fprintf(out, "id=%d %s\n", u.ID, u.Username)
+		if err := out.Flush(); err != nil {
+			t.Fatalf("write id: %v", err)
+		}
+	}
+}
+
+// TestCrashDurability kills a writer process with SIGKILL mid-stream and
+// checks that every commit it acknowledged is in the database.
+func TestCrashDurability(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	const acks = 50
+	path := filepath.Join(t.TempDir(), "tgauth.db")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcessWriter$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperDBEnv+"="+path)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	acked := make(map[int64]string)
+	killed := false
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "id=")
+		if !ok {
+			continue // the test framework's own output
+		}
+		idText, name, _ := strings.Cut(rest, " ")
+		id, err := strconv.ParseInt(idText, 10, 64)
+		if err != nil {
+			t.Fatalf("child printed %q: %v", sc.Text(), err)
+		}
+		acked[id] = name
+		if len(acked) == acks && !killed {
+			// Keep reading after the kill: ids already in the pipe were
+			// acknowledged too.
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatalf("kill child: %v", err)
+			}
+			killed = true
+		}
+	}
+	waitErr := cmd.Wait()
+	if !killed {
+		t.Fatalf("child stopped after %d acknowledged ids (wait: %v); stderr:\n%s", len(acked), waitErr, stderr.String())
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("child timed out: %v", ctx.Err())
+	}
+
+	s := openAt(t, path)
+	for id, name := range acked {
+		u, err := s.UserByID(t.Context(), id)
+		if err != nil {
+			t.Errorf("acknowledged user %d (%s) lost: %v", id, name, err)
+			continue
+		}
+		if u.Username != name {
+			t.Errorf("UserByID(%d).Username = %q, want %q", id, u.Username, name)
+		}
+	}
+	t.Logf("%d acknowledged commits survived SIGKILL", len(acked))
+}
+
+func BenchmarkInTxInsertUser(b *testing.B) {
+	s := openTest(b)
+	ctx := b.Context()
+	now := time.Now().UTC()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		u := &account.User{Username: "bench" + strconv.Itoa(i), PasswordHash: "h", Role: account.RoleUser,
+			CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now}
+		i++
+		if err := s.InTx(ctx, func(tx account.Tx) error { return tx.InsertUser(ctx, u) }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReadSession(b *testing.B) {
+	s := openTest(b)
+	ctx := b.Context()
+	now := time.Now().UTC()
+	err := s.InTx(ctx, func(tx account.Tx) error {
+		u := &account.User{Username: "bench", PasswordHash: "h", Role: account.RoleUser,
+			CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now}
+		if err := tx.InsertUser(ctx, u); err != nil {
+			return err
+		}
+		return tx.InsertSession(ctx, &account.Session{ID: "bench-session", UserID: u.ID,
+			CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour), IP: "192.0.2.1", UserAgent: "bench"})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Session(ctx, "bench-session"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
