@@ -3,6 +3,8 @@ package sqlite
 import (
 	"bufio"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,6 +167,84 @@ func TestTimeLayoutFixedWidth(t *testing.T) {
 		if want := at.UTC().Format(timeLayout); raw != want {
 			t.Errorf("created_at for %v stored as %q, want %q", at, raw, want)
 		}
+	}
+}
+
+// TestWriteTxBeginsImmediate: InTx takes the write lock at BEGIN, so a
+// transaction that reads first cannot fail later on the lock upgrade when
+// another process (the bot next to the API) writes the same file.
+func TestWriteTxBeginsImmediate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tgauth.db")
+	s := openAt(t, path)
+	other, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	inside, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.InTx(t.Context(), func(tx account.Tx) error {
+			close(inside)
+			<-release // no statement has run yet
+			return nil
+		})
+	}()
+	<-inside
+	_, err = conn.ExecContext(t.Context(), "BEGIN IMMEDIATE")
+	close(release)
+	if err == nil {
+		conn.ExecContext(t.Context(), "ROLLBACK")
+		t.Error("another connection began a write while InTx was open, want SQLITE_BUSY")
+	} else if !strings.Contains(err.Error(), "SQLITE_BUSY") {
+		t.Errorf("BEGIN IMMEDIATE beside InTx err = %v, want SQLITE_BUSY", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("InTx: %v", err)
+	}
+}
+
+// TestTwoStoresOneFile: two Stores on one file, as cmd/api and cmd/bot
+// run, write at once; busy_timeout and IMMEDIATE make them queue, not fail.
+func TestTwoStoresOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tgauth.db")
+	stores := []*Store{openAt(t, path), openAt(t, path)}
+	const perWriter = 20
+	var wg sync.WaitGroup
+	for si, s := range stores {
+		for w := range 4 {
+			wg.Go(func() {
+				ctx := t.Context()
+				for i := range perWriter {
+					name := fmt.Sprintf("s%d-w%d-u%d", si, w, i)
+					err := s.InTx(ctx, func(tx account.Tx) error {
+						if _, err := tx.UserByUsername(ctx, name); !errors.Is(err, account.ErrNotFound) {
+							return fmt.Errorf("UserByUsername before insert: %v", err)
+						}
+						return tx.InsertUser(ctx, &account.User{Username: name, PasswordHash: "h",
+							Role: account.RoleUser, CreatedAt: time.Now(), UpdatedAt: time.Now(), PasswordChangedAt: time.Now()})
+					})
+					if err != nil {
+						t.Errorf("store %d writer %d InTx %d: %v", si, w, i, err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	var n int
+	if err := stores[0].read.QueryRowContext(t.Context(), `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(stores) * 4 * perWriter; n != want {
+		t.Errorf("users = %d, want %d", n, want)
 	}
 }
 
