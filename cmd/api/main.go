@@ -185,11 +185,10 @@ func version() string {
 	if !ok {
 		return "tgauth (unknown version)"
 	}
-	v := "tgauth " + bi.Main.Version
 	for _, s := range bi.Settings {
 		if s.Key == "vcs.revision" {
-			v += " " + s.Value
+			return "tgauth " + bi.Main.Version + " " + s.Value
 		}
 	}
-	return v
+	return "tgauth " + bi.Main.Version
 }

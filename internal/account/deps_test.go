@@ -1,0 +1,36 @@
+package account_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The domain stays free of transports and storage: arrows point inward.
+func TestDependencies(t *testing.T) {
+	tests := []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"tgauth/internal/account", []string{"net/http", "database/sql", "github.com/gin-gonic/gin", "modernc.org/sqlite", "tgauth/internal/store", "tgauth/internal/httpapi", "tgauth/internal/config"}},
+		{"tgauth/internal/token", []string{"net/http", "database/sql", "tgauth/internal/account"}},
+		{"tgauth/internal/password", []string{"net/http", "database/sql", "tgauth/internal/account"}},
+	}
+	for _, tt := range tests {
+		out, err := exec.Command("go", "list", "-deps", tt.pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", tt.pkg, err)
+		}
+		deps := strings.Fields(string(out))
+		if len(deps) < 2 {
+			t.Fatalf("go list -deps %s listed %d packages; is the go command working?", tt.pkg, len(deps))
+		}
+		for _, dep := range deps {
+			for _, f := range tt.forbidden {
+				if dep == f || strings.HasPrefix(dep, f+"/") {
+					t.Errorf("%s depends on %s", tt.pkg, dep)
+				}
+			}
+		}
+	}
+}
