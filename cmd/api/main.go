@@ -123,11 +123,20 @@ func serve(ctx context.Context, cfg config.Config, store *sqlite.Store, log *slo
 	if err != nil {
 		return fmt.Errorf("jwt.secret: %w", err)
 	}
+	codeKey, _, err := account.InitSecret(ctx, store, "code_hmac_key", time.Now())
+	if err != nil {
+		return err
+	}
 	hasher := password.NewHasher(password.DefaultParams, cfg.Password.MaxConcurrentHashes)
-	accounts := account.NewService(store, hasher, issuer, account.Options{AccessTTL: cfg.JWT.AccessTTL})
+	accounts := account.NewService(store, hasher, issuer, account.Options{
+		AccessTTL:   cfg.JWT.AccessTTL,
+		RefreshTTL:  cfg.JWT.RefreshTTL,
+		CodeKey:     codeKey,
+		BotUsername: cfg.Telegram.BotUsername,
+	})
 
 	gin.SetMode(gin.ReleaseMode)
-	handler, err := httpapi.New(accounts, cfg.HTTP, log)
+	handler, err := httpapi.New(accounts, cfg.HTTP, cfg.RateLimit, log)
 	if err != nil {
 		return err
 	}

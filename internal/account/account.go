@@ -82,7 +82,33 @@ type Principal struct {
 // Reasons a session was revoked, kept in sessions.revoke_reason.
 const (
 	RevokePasswordChanged = "password_changed"
+	RevokePasswordReset   = "password_reset"
+	RevokeSignedOut       = "signed_out"
+	RevokeRefreshReused   = "refresh_reused"
 )
+
+// VerificationCode is a one-time code sent to a user's chat. Only a keyed
+// hash of the code is kept.
+type VerificationCode struct {
+	ID         int64
+	UserID     int64
+	Purpose    string
+	CodeHash   string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	Attempts   int
+	ConsumedAt time.Time // zero while unused
+}
+
+// LinkCode is a deep-link code that binds the chat that presents it to
+// the user who asked for it. Only its hash is kept.
+type LinkCode struct {
+	CodeHash   string
+	UserID     int64
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	ConsumedAt time.Time
+}
 
 // randomID returns n random bytes as unpadded base64url text: session ids and
 // other opaque handles.

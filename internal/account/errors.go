@@ -19,6 +19,13 @@ var (
 	ErrInvalidToken = errors.New("invalid or expired token")
 	// ErrWrongPassword: an authenticated user gave a wrong current password.
 	ErrWrongPassword = errors.New("wrong password")
+	// ErrForbidden: the caller is who they say but may not do this.
+	ErrForbidden = errors.New("forbidden")
+	// ErrInvalidCode: a verification code that is wrong, expired, burned by
+	// too many tries or used already; which one is not said.
+	ErrInvalidCode = errors.New("invalid or expired code")
+	// ErrUnavailable: a feature that needs configuration it lacks.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // FieldError is one broken rule of one input field.

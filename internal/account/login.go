@@ -9,36 +9,45 @@ import (
 	"tgauth/internal/token"
 )
 
-// LoginParams is what a login supplies, with where it came from.
+// LoginParams is what a login supplies, with where it came from. Email
+// names the account, or Username when Email is "" or ByUsername is set.
 type LoginParams struct {
-	Username  string
+	Email      string
+	Username   string
+	ByUsername bool
 	Password  string
 	IP        string
 	UserAgent string
+	// Admin refuses accounts that are not admins, with ErrForbidden.
+	Admin bool
 }
 
-// Tokens is what a successful login hands out.
+// Tokens is what a successful login or refresh hands out.
 type Tokens struct {
 	Access    string
-	ExpiresIn time.Duration
+	Refresh   string
+	ExpiresIn time.Duration // of Access
 }
 
-// Login checks a username and password and opens a session. It returns
-// ErrUnauthorized alike for an unknown username, a wrong password and a
-// locked account, after the same work: one password hash.
+// Login checks the credentials and opens a session, queueing a "new
+// sign-in" notice to a linked chat in the same transaction. It returns
+// ErrUnauthorized alike for an unknown account, a wrong password and a
+// locked account, after the same work: one password hash. With p.Admin it
+// returns ErrForbidden for a right password of a non-admin.
 func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 	var ve ValidationError
-	if p.Username == "" {
-		ve.Add("username", "is required")
-	} else if len(p.Username) > MaxUsernameLen {
-		ve.Add("username", fmt.Sprintf("must be at most %d characters", MaxUsernameLen))
+	if p.ByUsername || p.Email == "" && p.Username != "" {
+		p.Email = ""
+		validatePresentedUsername(&ve, "username", p.Username)
+	} else {
+		validatePresentedEmail(&ve, "email", p.Email)
 	}
 	validatePresented(&ve, "password", p.Password)
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}
 
-	u, err := s.store.UserByUsername(ctx, p.Username)
+	u, err := s.userByLogin(ctx, s.store, p.Email, p.Username)
 	if errors.Is(err, ErrNotFound) {
 		s.hasher.VerifyDummy(ctx, p.Password)
 		return nil, ErrUnauthorized
@@ -60,12 +69,15 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 		}
 		return nil, ErrUnauthorized
 	}
+	if p.Admin && u.Role != RoleAdmin {
+		return nil, ErrForbidden
+	}
 	sess := &Session{
 		ID:         randomID(18),
 		UserID:     u.ID,
 		CreatedAt:  now,
 		LastUsedAt: now,
-		ExpiresAt:  now.Add(s.accessTTL),
+		ExpiresAt:  now.Add(s.refreshTTL),
 		IP:         p.IP,
 		UserAgent:  p.UserAgent,
 	}
@@ -84,23 +96,62 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 				return err
 			}
 		}
-		return tx.InsertSession(ctx, sess)
+		if err := tx.InsertSession(ctx, sess); err != nil {
+			return err
+		}
+		return queueNotice(ctx, tx, cur, NoticeNewSignIn, Notice{
+			At: now, SessionID: sess.ID, IP: p.IP, UserAgent: p.UserAgent,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
+	return s.issue(u, sess, now)
+}
+
+// userByLogin finds the account an email or, when email is "", a username
+// names.
+func (s *Service) userByLogin(ctx context.Context, r Reader, email, username string) (*User, error) {
+	if email != "" {
+		return r.UserByEmail(ctx, email)
+	}
+	return r.UserByUsername(ctx, username)
+}
+
+// issue signs the access and refresh tokens of the session's current
+// generation.
+func (s *Service) issue(u *User, sess *Session, now time.Time) (*Tokens, error) {
 	access, err := s.tokens.Issue(token.Claims{
 		UserID:    u.ID,
 		SessionID: sess.ID,
 		Role:      string(u.Role),
 		Type:      token.Access,
 		IssuedAt:  now,
-		ExpiresAt: sess.ExpiresAt,
+		ExpiresAt: minTime(now.Add(s.accessTTL), sess.ExpiresAt),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("login: %w", err)
+		return nil, fmt.Errorf("issue access token: %w", err)
 	}
-	return &Tokens{Access: access, ExpiresIn: s.accessTTL}, nil
+	refresh, err := s.tokens.Issue(token.Claims{
+		UserID:     u.ID,
+		SessionID:  sess.ID,
+		Role:       string(u.Role),
+		Type:       token.Refresh,
+		Generation: sess.Generation,
+		IssuedAt:   now,
+		ExpiresAt:  sess.ExpiresAt,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("issue refresh token: %w", err)
+	}
+	return &Tokens{Access: access, Refresh: refresh, ExpiresIn: s.accessTTL}, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // recordFailedLogin counts a wrong password against the user. The

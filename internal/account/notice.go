@@ -15,6 +15,11 @@ const (
 	NoticeAccountLinked   NoticeKind = "account_linked"
 	NoticePasswordChanged NoticeKind = "password_changed"
 	NoticeAccountLocked   NoticeKind = "account_locked"
+	NoticeNewSignIn       NoticeKind = "new_sign_in"
+	NoticeSignedOut       NoticeKind = "signed_out"
+	NoticeRefreshReused   NoticeKind = "refresh_reused"
+	NoticeResetCode       NoticeKind = "reset_code"
+	NoticePasswordReset   NoticeKind = "password_reset"
 )
 
 // OutboxMessage is one message waiting for the bot to deliver it.
@@ -28,12 +33,18 @@ type OutboxMessage struct {
 }
 
 // Notice is what an outbox message says; the bot renders it as text. It
-// names the account and never carries a password or a token.
+// names the account and never carries a password or a token. Code is the
+// one secret it may carry: a reset code, for the chat that asked for it.
 type Notice struct {
 	UserID      int64     `json:"user_id"`
 	Account     string    `json:"account"`
 	At          time.Time `json:"at"`
 	LockedUntil time.Time `json:"locked_until,omitzero"`
+	SessionID   string    `json:"session_id,omitempty"`
+	IP          string    `json:"ip,omitempty"`
+	UserAgent   string    `json:"user_agent,omitempty"`
+	Code        string    `json:"code,omitempty"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 }
 
 // queueNotice writes a notice for u's chat into the outbox within tx. A user

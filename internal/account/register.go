@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // RegisterParams is what a Watchdog registration supplies.
@@ -35,28 +36,26 @@ func (s *Service) Register(ctx context.Context, p RegisterParams) (*User, error)
 	if err != nil {
 		return nil, err
 	}
-	hash, err := s.hasher.Hash(ctx, p.Password)
-	if err != nil {
+	u := &User{Username: p.Username, Role: RoleUser, ChatID: chatID}
+	if err := s.createUser(ctx, u, p.Password, s.clock()); err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}
-	now := s.clock()
-	u := &User{
-		Username:          p.Username,
-		PasswordHash:      hash,
-		Role:              RoleUser,
-		ChatID:            chatID,
-		CreatedAt:         now,
-		UpdatedAt:         now,
-		PasswordChangedAt: now,
+	return u, nil
+}
+
+// createUser hashes the password into u, stores u, and queues "account
+// linked" when u has a chat, in one transaction.
+func (s *Service) createUser(ctx context.Context, u *User, password string, now time.Time) error {
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return err
 	}
-	err = s.store.InTx(ctx, func(tx Tx) error {
+	u.PasswordHash = hash
+	u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = now, now, now
+	return s.store.InTx(ctx, func(tx Tx) error {
 		if err := tx.InsertUser(ctx, u); err != nil {
 			return err
 		}
 		return queueNotice(ctx, tx, u, NoticeAccountLinked, Notice{At: now})
 	})
-	if err != nil {
-		return nil, fmt.Errorf("register: %w", err)
-	}
-	return u, nil
 }

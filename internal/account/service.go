@@ -1,6 +1,7 @@
 package account
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,28 +20,52 @@ const (
 
 // Options tune a Service. Zero values take the defaults noted.
 type Options struct {
-	AccessTTL time.Duration    // 1h
-	Now       func() time.Time // time.Now
+	AccessTTL  time.Duration    // 1h
+	RefreshTTL time.Duration    // 720h: how long a session lives
+	Now        func() time.Time // time.Now
+	// CodeKey keys the HMAC under which verification codes are kept
+	// (InitSecret makes one that outlives restarts); random when nil.
+	CodeKey []byte
+	// BotUsername names the Telegram bot deep links point at; without it
+	// CreateLinkCode returns ErrUnavailable.
+	BotUsername string
+	// ForgotPasswordFloor is the least time ForgotPassword takes, so that
+	// its duration does not tell whether the account exists: 100ms.
+	ForgotPasswordFloor time.Duration
 }
 
 // Service carries out tgauth's use cases, each in one transaction.
 type Service struct {
-	store     Store
-	hasher    *password.Hasher
-	tokens    *token.Issuer
-	accessTTL time.Duration
-	now       func() time.Time
+	store       Store
+	hasher      *password.Hasher
+	tokens      *token.Issuer
+	accessTTL   time.Duration
+	refreshTTL  time.Duration
+	now         func() time.Time
+	codeKey     []byte
+	botUsername string
+	forgotFloor time.Duration
 }
 
 // NewService returns a Service over store that hashes with hasher and signs
 // tokens with tokens.
 func NewService(store Store, hasher *password.Hasher, tokens *token.Issuer, opts Options) *Service {
-	s := &Service{store: store, hasher: hasher, tokens: tokens, accessTTL: opts.AccessTTL, now: opts.Now}
-	if s.accessTTL <= 0 {
-		s.accessTTL = time.Hour
+	s := &Service{
+		store:       store,
+		hasher:      hasher,
+		tokens:      tokens,
+		accessTTL:   cmp.Or(opts.AccessTTL, time.Hour),
+		refreshTTL:  cmp.Or(opts.RefreshTTL, 720*time.Hour),
+		now:         opts.Now,
+		codeKey:     opts.CodeKey,
+		botUsername: opts.BotUsername,
+		forgotFloor: cmp.Or(opts.ForgotPasswordFloor, 100*time.Millisecond),
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if len(s.codeKey) == 0 {
+		s.codeKey = []byte(randomID(32))
 	}
 	return s
 }

@@ -9,8 +9,9 @@ import (
 // transaction. Each returns ErrNotFound when there is no such row.
 type Reader interface {
 	UserByID(ctx context.Context, id int64) (*User, error)
-	// UserByUsername matches case-insensitively.
+	// UserByUsername and UserByEmail match case-insensitively.
 	UserByUsername(ctx context.Context, username string) (*User, error)
+	UserByEmail(ctx context.Context, email string) (*User, error)
 	Session(ctx context.Context, id string) (*Session, error)
 }
 
@@ -28,6 +29,19 @@ type Tx interface {
 	// RevokeSessions revokes every live session of the user but except
 	// ("" for none) and returns how many it revoked.
 	RevokeSessions(ctx context.Context, userID int64, except string, reason string, at time.Time) (int, error)
+	// UpdateSession stores the session's Generation and LastUsedAt.
+	UpdateSession(ctx context.Context, s *Session) error
+	// RevokeSession revokes one session unless it is revoked already.
+	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
+	// VerificationCode returns the user's code for purpose.
+	VerificationCode(ctx context.Context, userID int64, purpose string) (*VerificationCode, error)
+	// PutVerificationCode stores c as the user's one code for its purpose,
+	// replacing any older one, and sets c.ID.
+	PutVerificationCode(ctx context.Context, c *VerificationCode) error
+	// UpdateVerificationCode stores the code's Attempts and ConsumedAt.
+	UpdateVerificationCode(ctx context.Context, c *VerificationCode) error
+	// InsertLinkCode stores a deep-link code.
+	InsertLinkCode(ctx context.Context, c *LinkCode) error
 	// InsertOutbox queues m and sets m.ID.
 	InsertOutbox(ctx context.Context, m *OutboxMessage) error
 	// InitSetting stores value under key unless the key has one already,

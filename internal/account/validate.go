@@ -1,8 +1,11 @@
 package account
 
 import (
+	"net/mail"
 	"strconv"
 	"strings"
+	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"tgauth/internal/password"
@@ -82,4 +85,86 @@ func parseChatID(s string) (int64, string) {
 		return 0, "must be a positive integer: only a private chat with the bot can be linked"
 	}
 	return id, ""
+}
+
+// Limits on email registrations.
+const (
+	MaxEmailLen = 254 // RFC 5321's path limit less the brackets
+	MaxNameLen  = 100
+	// MaxClockSkew is how far in the future an acceptance time may lie
+	// and still count as now: clients' clocks drift.
+	MaxClockSkew = 5 * time.Minute
+)
+
+// validateEmail checks an email address being registered: a bare
+// addr-spec (no display name) whose domain has a dot.
+func validateEmail(ve *ValidationError, field, v string) {
+	if !validatePresentedEmail(ve, field, v) {
+		return
+	}
+	addr, err := mail.ParseAddress(v)
+	_, domain, _ := strings.Cut(v, "@")
+	if err != nil || addr.Address != v || addr.Name != "" ||
+		!strings.Contains(domain, ".") || strings.HasSuffix(domain, ".") || strings.HasPrefix(domain, ".") {
+		ve.Add(field, "must be an email address like name@example.com")
+	}
+}
+
+// validatePresentedUsername checks a username given to name an account:
+// present and not too long.
+func validatePresentedUsername(ve *ValidationError, field, v string) {
+	switch {
+	case v == "":
+		ve.Add(field, "is required")
+	case len(v) > MaxUsernameLen:
+		ve.Add(field, "must be at most "+strconv.Itoa(MaxUsernameLen)+" characters")
+	}
+}
+
+// validatePresentedEmail checks an email given to name an account: present
+// and not too long. It reports whether both hold.
+func validatePresentedEmail(ve *ValidationError, field, v string) bool {
+	switch {
+	case v == "":
+		ve.Add(field, "is required")
+	case len(v) > MaxEmailLen:
+		ve.Add(field, "must be at most "+strconv.Itoa(MaxEmailLen)+" characters")
+	default:
+		return true
+	}
+	return false
+}
+
+// validateName checks a person's name: optional unless required, at most
+// MaxNameLen characters, valid UTF-8 without control characters.
+func validateName(ve *ValidationError, field, v string, required bool) {
+	switch {
+	case v == "":
+		if required {
+			ve.Add(field, "is required")
+		}
+	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
+		ve.Add(field, "must be text without control characters")
+	case utf8.RuneCountInString(v) > MaxNameLen:
+		ve.Add(field, "must be at most "+strconv.Itoa(MaxNameLen)+" characters")
+	}
+}
+
+// parseAcceptedAt reads when a document was accepted: an RFC 3339 time,
+// not in the future.
+func parseAcceptedAt(ve *ValidationError, field, v string, now time.Time) time.Time {
+	if v == "" {
+		ve.Add(field, "is required")
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		ve.Add(field, "must be an RFC 3339 time like 2024-07-01T12:34:56Z")
+		return time.Time{}
+	}
+	if t.After(now.Add(MaxClockSkew)) {
+		ve.Add(field, "must not be in the future")
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -62,6 +63,8 @@ type envOption func(*envConfig)
 type envConfig struct {
 	params password.Params // fastParams unless set
 	http   config.HTTP
+	limits config.RateLimit // off unless set
+	svc    account.Options
 	wrap   func(account.Store) account.Store
 }
 
@@ -73,6 +76,16 @@ func withStore(wrap func(account.Store) account.Store) envOption {
 // withParams sets the argon2id cost, for benchmarks of the real one.
 func withParams(p password.Params) envOption {
 	return func(c *envConfig) { c.params = p }
+}
+
+// withLimits turns rate limits on.
+func withLimits() envOption {
+	return func(c *envConfig) { c.limits.Enabled = true }
+}
+
+// withService sets service options; the clock and TTLs stay the env's.
+func withService(o account.Options) envOption {
+	return func(c *envConfig) { c.svc = o }
 }
 
 func withHTTP(f func(*config.HTTP)) envOption {
@@ -107,12 +120,14 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if cfg.wrap != nil {
 		store = cfg.wrap(st)
 	}
-	svc := account.NewService(store, password.NewHasher(cfg.params, 2), issuer,
-		account.Options{AccessTTL: time.Hour, Now: clk.Now})
+	svcOpts := cfg.svc
+	svcOpts.AccessTTL, svcOpts.RefreshTTL, svcOpts.Now = time.Hour, 24*time.Hour, clk.Now
+	svcOpts.ForgotPasswordFloor = cmp.Or(svcOpts.ForgotPasswordFloor, time.Millisecond)
+	svc := account.NewService(store, password.NewHasher(cfg.params, 2), issuer, svcOpts)
 	logs := &strings.Builder{}
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, logs}, nil))
-	srv, err := New(svc, cfg.http, log)
+	srv, err := New(svc, cfg.http, cfg.limits, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,4 +291,14 @@ type outboxRow struct {
 	ChatID int64
 	Kind   string
 	Notice account.Notice
+}
+
+// kinds returns the kinds of the queued messages, oldest first.
+func (e *env) kinds() []string {
+	e.t.Helper()
+	var kinds []string
+	for _, r := range e.outbox() {
+		kinds = append(kinds, r.Kind)
+	}
+	return kinds
 }

@@ -51,10 +51,13 @@ func problemFor(err error) problem {
 		ae *apiError
 		ve *account.ValidationError
 		ce *account.ConflictError
+		re *rateLimitedError
 	)
 	switch {
 	case errors.As(err, &ae):
 		return newProblem(ae.status, ae.code, ae.detail)
+	case errors.As(err, &re):
+		return newProblem(http.StatusTooManyRequests, "rate_limited", "Too many attempts; retry after the time in Retry-After.")
 	case errors.As(err, &ve):
 		p := newProblem(http.StatusBadRequest, "validation_failed", "Some fields are missing or invalid; see errors.")
 		p.Errors = ve.Fields
@@ -64,7 +67,15 @@ func problemFor(err error) problem {
 		p.Errors = []account.FieldError{{Field: ce.Field, Message: "is already taken"}}
 		return p
 	case errors.Is(err, account.ErrUnauthorized):
-		return newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is wrong.")
+		return newProblem(http.StatusUnauthorized, "invalid_credentials", "The account or password is wrong.")
+	case errors.Is(err, account.ErrInvalidCode):
+		p := newProblem(http.StatusBadRequest, "invalid_code", "The verification code is wrong, expired or used up; ask for a new one.")
+		p.Errors = []account.FieldError{{Field: "verification_code", Message: "is wrong, expired or used up"}}
+		return p
+	case errors.Is(err, account.ErrForbidden):
+		return newProblem(http.StatusForbidden, "forbidden", "This account may not do this.")
+	case errors.Is(err, account.ErrUnavailable):
+		return newProblem(http.StatusServiceUnavailable, "not_configured", "The server is not configured for this feature.")
 	case errors.Is(err, account.ErrInvalidToken):
 		return newProblem(http.StatusUnauthorized, "invalid_token", "The bearer token is invalid, expired or revoked.")
 	case errors.Is(err, account.ErrWrongPassword):
@@ -102,8 +113,13 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 		s.log.ErrorContext(c.Request.Context(), "request failed",
 			slog.String("request_id", p.RequestID), slog.String("error", err.Error()))
 	}
-	if p.Status == http.StatusUnauthorized && p.Code != "invalid_credentials" {
+	switch p.Code {
+	case "missing_token", "invalid_token":
 		c.Header("WWW-Authenticate", bearerChallenge(p.Code))
+	case "rate_limited":
+		var re *rateLimitedError
+		errors.As(err, &re)
+		c.Header("Retry-After", re.retryAfterSeconds())
 	}
 	c.Abort()
 	c.Render(p.Status, problemRender{p})

@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,16 +20,24 @@ import (
 
 // Server routes HTTP requests to the account service.
 type Server struct {
-	accounts *account.Service
-	log      *slog.Logger
-	maxBody  int64
-	engine   *gin.Engine
+	accounts     *account.Service
+	log          *slog.Logger
+	maxBody      int64
+	clientTokens [][sha256.Size]byte
+	limiters     map[string]limiterPair // nil when rate limits are off
+	engine       *gin.Engine
 }
 
-// New returns a Server for accounts configured by cfg. Gin's mode is global:
-// main sets it (release) before calling New.
-func New(accounts *account.Service, cfg config.HTTP, log *slog.Logger) (*Server, error) {
+// New returns a Server for accounts configured by cfg and limits. Gin's
+// mode is global: main sets it (release) before calling New.
+func New(accounts *account.Service, cfg config.HTTP, limits config.RateLimit, log *slog.Logger) (*Server, error) {
 	s := &Server{accounts: accounts, log: log, maxBody: cfg.MaxBodyBytes}
+	for _, t := range cfg.ClientTokens {
+		s.clientTokens = append(s.clientTokens, sha256.Sum256([]byte(t)))
+	}
+	if limits.Enabled {
+		s.limiters = newLimiters(time.Now)
+	}
 	e := gin.New()
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
@@ -53,6 +62,17 @@ func New(accounts *account.Service, cfg config.HTTP, log *slog.Logger) (*Server,
 	s.route(e, http.MethodPost, "/v1/change-password", s.changePassword)
 	s.route(e, http.MethodGet, "/v1/me", s.me)
 
+	// NOWATCH
+	s.route(e, http.MethodPost, "/v1/auth/register", s.client(s.registerEmail))
+	s.route(e, http.MethodPost, "/v1/auth/login", s.client(s.loginPair(false)))
+	s.route(e, http.MethodPost, "/v2/auth/login", s.client(s.loginPair(false)))
+	s.route(e, http.MethodPost, "/v2/auth/login/admin", s.client(s.loginPair(true)))
+	s.route(e, http.MethodPost, "/v1/auth/refresh", s.client(s.refresh))
+	s.route(e, http.MethodPost, "/v1/auth/forgot_password", s.client(s.forgotPassword))
+	s.route(e, http.MethodPost, "/v1/auth/confirm_new_password", s.client(s.confirmNewPassword))
+	s.route(e, http.MethodPost, "/v1/auth/sign-out", s.client(s.signOut))
+	s.route(e, http.MethodPost, "/v1/telegram/link", s.telegramLink)
+
 	s.engine = e
 	return s, nil
 }
@@ -68,6 +88,16 @@ func (s *Server) route(e *gin.Engine, method, path string, h func(*gin.Context) 
 	hf := s.handle(h)
 	e.Handle(method, path, hf)
 	e.Handle(method, path+"/", hf)
+}
+
+// client wraps a NOWATCH handler with the client-token check.
+func (s *Server) client(h func(*gin.Context) error) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		if err := s.checkClientToken(c); err != nil {
+			return err
+		}
+		return h(c)
+	}
 }
 
 // handle adapts a handler that returns an error; the error becomes the

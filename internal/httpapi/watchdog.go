@@ -20,6 +20,9 @@ func (s *Server) register(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.limit(c, "register", f["username"]); err != nil {
+		return err
+	}
 	u, err := s.accounts.Register(c.Request.Context(), account.RegisterParams{
 		Username: f["username"],
 		Password: f["password"],
@@ -46,12 +49,7 @@ func (s *Server) login(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.accounts.Login(c.Request.Context(), account.LoginParams{
-		Username:  f["username"],
-		Password:  f["password"],
-		IP:        c.ClientIP(),
-		UserAgent: c.Request.UserAgent(),
-	})
+	t, err := s.loginWith(c, account.LoginParams{Username: f["username"], Password: f["password"], ByUsername: true})
 	if err != nil {
 		return err
 	}

@@ -333,9 +333,12 @@ func TestChangePassword(t *testing.T) {
 	wantProblem(t, e.postForm("/v1/login/", "username", "bob", "password", goodPassword), http.StatusUnauthorized, "invalid_credentials")
 	e.login("bob", "N3w-Secret!")
 
-	rows := e.outbox()
-	if len(rows) != 2 || rows[1].Kind != "password_changed" || rows[1].ChatID != 42 || rows[1].Notice.Account != "bob" {
-		t.Errorf("outbox = %+v, want account_linked then password_changed", rows)
+	want := []string{"account_linked", "new_sign_in", "new_sign_in", "password_changed", "new_sign_in"}
+	if diff := cmp.Diff(want, e.kinds()); diff != "" {
+		t.Errorf("outbox kinds (-want +got):\n%s", diff)
+	}
+	if r := e.outbox()[3]; r.ChatID != 42 || r.Notice.Account != "bob" || r.Notice.UserID != 1 {
+		t.Errorf("password_changed notice = %+v", r)
 	}
 }
 
@@ -372,10 +375,10 @@ func TestChangePasswordRefused(t *testing.T) {
 		t.Errorf("errors = %+v, want the four broken rules of %q", p.Errors, "weak")
 	}
 
-	// Nothing changed: the old password still works, no notice but the first.
+	// Nothing changed: the old password still works; no password notice.
 	e.login("bob", goodPassword)
-	if rows := e.outbox(); len(rows) != 1 {
-		t.Errorf("outbox = %+v, want only account_linked", rows)
+	if diff := cmp.Diff([]string{"account_linked", "new_sign_in", "new_sign_in"}, e.kinds()); diff != "" {
+		t.Errorf("outbox kinds (-want +got):\n%s", diff)
 	}
 }
 

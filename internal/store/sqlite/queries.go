@@ -55,6 +55,11 @@ func (r reader) UserByUsername(ctx context.Context, username string) (*account.U
 	return r.user(ctx, `username = ?`, username)
 }
 
+// UserByEmail relies on the column's NOCASE collation.
+func (r reader) UserByEmail(ctx context.Context, email string) (*account.User, error) {
+	return r.user(ctx, `email = ?`, email)
+}
+
 func (r reader) Session(ctx context.Context, id string) (*account.Session, error) {
 	s := account.Session{ID: id}
 	var reason sql.NullString
@@ -182,4 +187,63 @@ func (t *tx) InitSetting(ctx context.Context, key, value string, at time.Time) (
 		return "", fmt.Errorf("init setting: %w", err)
 	}
 	return stored, nil
+}
+
+func (t *tx) UpdateSession(ctx context.Context, s *account.Session) error {
+	return t.execOne(ctx, "update session", `UPDATE sessions SET generation = ?, last_used_at = ?
+		WHERE id = ?`, s.Generation, fmtTime(s.LastUsedAt), s.ID)
+}
+
+func (t *tx) RevokeSession(ctx context.Context, id, reason string, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+		WHERE id = ? AND revoked_at IS NULL`, fmtTime(at), reason, id)
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) VerificationCode(ctx context.Context, userID int64, purpose string) (*account.VerificationCode, error) {
+	c := account.VerificationCode{UserID: userID, Purpose: purpose}
+	err := t.tx.QueryRowContext(ctx, `SELECT id, code_hash, created_at, expires_at, attempts,
+		consumed_at FROM verification_codes WHERE user_id = ? AND purpose = ?`, userID, purpose).Scan(
+		&c.ID, &c.CodeHash, nullTime{&c.CreatedAt}, nullTime{&c.ExpiresAt}, &c.Attempts, nullTime{&c.ConsumedAt},
+	)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, account.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("select verification code: %w", err)
+	}
+	return &c, nil
+}
+
+func (t *tx) PutVerificationCode(ctx context.Context, c *account.VerificationCode) error {
+	err := t.tx.QueryRowContext(ctx, `INSERT INTO verification_codes (user_id, purpose, code_hash,
+		created_at, expires_at, attempts, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, purpose) DO UPDATE SET code_hash = excluded.code_hash,
+		created_at = excluded.created_at, expires_at = excluded.expires_at,
+		attempts = excluded.attempts, consumed_at = excluded.consumed_at
+		RETURNING id`,
+		c.UserID, c.Purpose, c.CodeHash, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt), c.Attempts, fmtTime(c.ConsumedAt),
+	).Scan(&c.ID)
+	if err != nil {
+		return fmt.Errorf("put verification code: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) UpdateVerificationCode(ctx context.Context, c *account.VerificationCode) error {
+	return t.execOne(ctx, "update verification code", `UPDATE verification_codes SET attempts = ?,
+		consumed_at = ? WHERE id = ?`, c.Attempts, fmtTime(c.ConsumedAt), c.ID)
+}
+
+func (t *tx) InsertLinkCode(ctx context.Context, c *account.LinkCode) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO link_codes (code_hash, user_id, created_at,
+		expires_at, consumed_at) VALUES (?, ?, ?, ?, ?)`,
+		c.CodeHash, c.UserID, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt), fmtTime(c.ConsumedAt))
+	if err != nil {
+		return fmt.Errorf("insert link code: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,36 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// SignOut revokes every session of the principal's user, whose email must
+// be email (ErrForbidden otherwise), and tells the linked chat.
+func (s *Service) SignOut(ctx context.Context, pr Principal, email string) error {
+	var ve ValidationError
+	validatePresentedEmail(&ve, "email", email)
+	if err := ve.Err(); err != nil {
+		return err
+	}
+	now := s.clock()
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		u, err := tx.UserByID(ctx, pr.UserID)
+		if err != nil {
+			return err
+		}
+		if u.Email == "" || !strings.EqualFold(u.Email, email) {
+			return ErrForbidden
+		}
+		n, err := tx.RevokeSessions(ctx, u.ID, "", RevokeSignedOut, now)
+		if err != nil || n == 0 {
+			return err
+		}
+		return queueNotice(ctx, tx, u, NoticeSignedOut, Notice{At: now})
+	})
+	if err != nil {
+		return fmt.Errorf("sign out: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package httpapi
+
+import (
+	"cmp"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"tgauth/internal/account"
+)
+
+// The NOWATCH dialect: email accounts, token pairs, resets by code. Every
+// route first checks the client token.
+
+type successResponse struct {
+	Status string `json:"status"`
+}
+
+var success = successResponse{Status: "success"}
+
+type pairResponse struct {
+	Access    string `json:"access"`
+	Refresh   string `json:"refresh"`
+	ExpiresIn int64  `json:"expiresIn"`
+}
+
+func toPair(t *account.Tokens) pairResponse {
+	return pairResponse{Access: t.Access, Refresh: t.Refresh, ExpiresIn: int64(t.ExpiresIn / time.Second)}
+}
+
+// registerEmail is POST /v1/auth/register.
+func (s *Server) registerEmail(c *gin.Context) error {
+	f, err := readFields(c, "email", "password", "first_name", "last_name", "toc_accepted_at", "privacy_policy_accepted_at")
+	if err != nil {
+		return err
+	}
+	if err := s.limit(c, "register", f["email"]); err != nil {
+		return err
+	}
+	_, err = s.accounts.RegisterEmail(c.Request.Context(), account.RegisterEmailParams{
+		Email:                   f["email"],
+		Password:                f["password"],
+		FirstName:               f["first_name"],
+		LastName:                f["last_name"],
+		TOCAcceptedAt:           f["toc_accepted_at"],
+		PrivacyPolicyAcceptedAt: f["privacy_policy_accepted_at"],
+	})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, success)
+	return nil
+}
+
+// loginPair is POST /v1/auth/login and /v2/auth/login; with admin,
+// /v2/auth/login/admin.
+func (s *Server) loginPair(admin bool) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		f, err := readFields(c, "email", "username", "password")
+		if err != nil {
+			return err
+		}
+		t, err := s.loginWith(c, account.LoginParams{
+			Email:    f["email"],
+			Username: f["username"],
+			Password: f["password"],
+			Admin:    admin,
+		})
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, toPair(t))
+		return nil
+	}
+}
+
+// loginWith logs in under the login limits, from the request's client.
+func (s *Server) loginWith(c *gin.Context, p account.LoginParams) (*account.Tokens, error) {
+	if err := s.limit(c, "login", cmp.Or(p.Email, p.Username)); err != nil {
+		return nil, err
+	}
+	p.IP, p.UserAgent = c.ClientIP(), c.Request.UserAgent()
+	return s.accounts.Login(c.Request.Context(), p)
+}
+
+// refresh is POST /v1/auth/refresh.
+func (s *Server) refresh(c *gin.Context) error {
+	f, err := readFields(c, "refresh")
+	if err != nil {
+		return err
+	}
+	t, err := s.accounts.Refresh(c.Request.Context(), f["refresh"])
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toPair(t))
+	return nil
+}
+
+// forgotPassword is POST /v1/auth/forgot_password.
+func (s *Server) forgotPassword(c *gin.Context) error {
+	f, err := readFields(c, "email", "username")
+	if err != nil {
+		return err
+	}
+	if err := s.limit(c, "forgot", cmp.Or(f["email"], f["username"])); err != nil {
+		return err
+	}
+	err = s.accounts.ForgotPassword(c.Request.Context(), account.ResetParams{Email: f["email"], Username: f["username"]})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, success)
+	return nil
+}
+
+// confirmNewPassword is POST /v1/auth/confirm_new_password.
+func (s *Server) confirmNewPassword(c *gin.Context) error {
+	f, err := readFields(c, "email", "username", "verification_code", "new_password")
+	if err != nil {
+		return err
+	}
+	if err := s.limit(c, "confirm", cmp.Or(f["email"], f["username"])); err != nil {
+		return err
+	}
+	err = s.accounts.ConfirmNewPassword(c.Request.Context(), account.ConfirmParams{
+		ResetParams: account.ResetParams{Email: f["email"], Username: f["username"]},
+		Code:        f["verification_code"],
+		NewPassword: f["new_password"],
+	})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, success)
+	return nil
+}
+
+// signOut is POST /v1/auth/sign-out: a bearer token and the email of its
+// user; every session of the user ends.
+func (s *Server) signOut(c *gin.Context) error {
+	pr, err := s.principal(c)
+	if err != nil {
+		return err
+	}
+	f, err := readFields(c, "email")
+	if err != nil {
+		return err
+	}
+	if err := s.accounts.SignOut(c.Request.Context(), pr, f["email"]); err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, success)
+	return nil
+}
+
+type linkResponse struct {
+	Link      string    `json:"link"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// telegramLink is POST /v1/telegram/link: a deep link that binds the chat
+// opening it to the caller's account.
+func (s *Server) telegramLink(c *gin.Context) error {
+	pr, err := s.principal(c)
+	if err != nil {
+		return err
+	}
+	l, err := s.accounts.CreateLink(c.Request.Context(), pr)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, linkResponse{Link: l.URL, ExpiresAt: l.ExpiresAt})
+	return nil
+}
