@@ -15,9 +15,9 @@ type LoginParams struct {
 	Email      string
 	Username   string
 	ByUsername bool
-	Password  string
-	IP        string
-	UserAgent string
+	Password   string
+	IP         string
+	UserAgent  string
 	// Admin refuses accounts that are not admins, with ErrForbidden.
 	Admin bool
 }

@@ -76,4 +76,3 @@ func (s *Service) CreateUser(ctx context.Context, p CreateUserParams) (*User, er
 	}
 	return u, nil
 }
-
