@@ -47,3 +47,25 @@ func BenchmarkAuthenticatedRequest(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRefresh is a refresh rotation through the router: JWT verify,
+// one write transaction (session read, generation bump, fsync'd commit)
+// and a new pair signed. Each iteration spends the previous refresh token.
+func BenchmarkRefresh(b *testing.B) {
+	e := newEnv(b)
+	e.registerEmail()
+	refresh := e.pair("/v1/auth/login", "email", spongebob, "password", goodPassword).Refresh
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/v1/auth/refresh", strings.NewReader(`{"refresh":"`+refresh+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		e.server.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("refresh: %d %s", rec.Code, rec.Body)
+		}
+		var p pairResponse
+		decode(b, rec, &p)
+		refresh = p.Refresh
+	}
+}
