@@ -29,18 +29,22 @@ type Tx interface {
 	// RevokeSessions revokes every live session of the user but except
 	// ("" for none) and returns how many it revoked.
 	RevokeSessions(ctx context.Context, userID int64, except string, reason string, at time.Time) (int, error)
-	// UpdateSession stores the session's Generation and LastUsedAt.
+	// UpdateSession stores the session's Generation and LastUsedAt; an
+	// unknown session is ErrNotFound.
 	UpdateSession(ctx context.Context, s *Session) error
-	// RevokeSession revokes one session unless it is revoked already.
+	// RevokeSession revokes one session unless it is revoked already; an
+	// unknown id is no error.
 	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
 	// VerificationCode returns the user's code for purpose.
 	VerificationCode(ctx context.Context, userID int64, purpose string) (*VerificationCode, error)
 	// PutVerificationCode stores c as the user's one code for its purpose,
 	// replacing any older one, and sets c.ID.
 	PutVerificationCode(ctx context.Context, c *VerificationCode) error
-	// UpdateVerificationCode stores the code's Attempts and ConsumedAt.
+	// UpdateVerificationCode stores the code's Attempts and ConsumedAt; an
+	// unknown code is ErrNotFound.
 	UpdateVerificationCode(ctx context.Context, c *VerificationCode) error
-	// InsertLinkCode stores a deep-link code.
+	// InsertLinkCode stores a deep-link code; ErrConflict if its hash
+	// exists.
 	InsertLinkCode(ctx context.Context, c *LinkCode) error
 	// InsertOutbox queues m and sets m.ID.
 	InsertOutbox(ctx context.Context, m *OutboxMessage) error

@@ -242,6 +242,9 @@ func (t *tx) InsertLinkCode(ctx context.Context, c *account.LinkCode) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO link_codes (code_hash, user_id, created_at,
 		expires_at, consumed_at) VALUES (?, ?, ?, ?, ?)`,
 		c.CodeHash, c.UserID, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt), fmtTime(c.ConsumedAt))
+	if _, ok := constraintField(err); ok {
+		return fmt.Errorf("insert link code: %w", account.ErrConflict)
+	}
 	if err != nil {
 		return fmt.Errorf("insert link code: %w", err)
 	}

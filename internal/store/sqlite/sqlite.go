@@ -122,15 +122,20 @@ func (s *Store) InTx(ctx context.Context, fn func(account.Tx) error) error {
 	return nil
 }
 
-// constraintField reports whether err is a unique-constraint violation and
-// names the column it is about ("" when the message names none, as for a
-// unique index on an expression).
+// constraintField reports whether err is a unique- or primary-key
+// violation and names the column it is about ("" when the message names
+// none, as for a unique index on an expression). A WITHOUT ROWID table's
+// text key fails with SQLITE_CONSTRAINT_PRIMARYKEY, not _UNIQUE.
 func constraintField(err error) (field string, ok bool) {
 	var se *sqlite.Error
-	if !errors.As(err, &se) || se.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+	if !errors.As(err, &se) {
 		return "", false
 	}
-	return uniqueColumn(se.Error()), true
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return uniqueColumn(se.Error()), true
+	}
+	return "", false
 }
 
 // uniqueColumn returns the first column a unique-constraint message names:

@@ -53,6 +53,12 @@ func (s testStore) OutboxCount(ctx context.Context) (int, error) {
 	return n, err
 }
 
+func (s testStore) VerificationCodeCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM verification_codes`).Scan(&n)
+	return n, err
+}
+
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) account.Store {
 		return testStore{openTest(t)}
@@ -109,17 +115,35 @@ func TestPragmas(t *testing.T) {
 }
 
 func TestForeignKeysEnforced(t *testing.T) {
-	s := openTest(t)
-	err := s.InTx(t.Context(), func(tx account.Tx) error {
-		return tx.InsertSession(t.Context(), &account.Session{
-			ID: "orphan", UserID: 999, CreatedAt: time.Now(), LastUsedAt: time.Now(), ExpiresAt: time.Now(),
-		})
-	})
-	if err == nil {
-		t.Fatal("InsertSession for a missing user succeeded, want a foreign key error")
+	now := time.Now()
+	tests := []struct {
+		name   string
+		insert func(ctx context.Context, tx account.Tx) error
+	}{
+		{"InsertSession", func(ctx context.Context, tx account.Tx) error {
+			return tx.InsertSession(ctx, &account.Session{ID: "orphan", UserID: 999,
+				CreatedAt: now, LastUsedAt: now, ExpiresAt: now})
+		}},
+		{"PutVerificationCode", func(ctx context.Context, tx account.Tx) error {
+			return tx.PutVerificationCode(ctx, &account.VerificationCode{UserID: 999,
+				Purpose: account.PurposePasswordReset, CodeHash: "h", CreatedAt: now, ExpiresAt: now})
+		}},
+		{"InsertLinkCode", func(ctx context.Context, tx account.Tx) error {
+			return tx.InsertLinkCode(ctx, &account.LinkCode{CodeHash: "h", UserID: 999,
+				CreatedAt: now, ExpiresAt: now})
+		}},
 	}
-	if !strings.Contains(err.Error(), "FOREIGN KEY") {
-		t.Errorf("InsertSession for a missing user err = %v, want a FOREIGN KEY error", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTest(t)
+			err := s.InTx(t.Context(), func(tx account.Tx) error { return tt.insert(t.Context(), tx) })
+			if err == nil {
+				t.Fatalf("%s for a missing user succeeded, want a foreign key error", tt.name)
+			}
+			if !strings.Contains(err.Error(), "FOREIGN KEY") {
+				t.Errorf("%s for a missing user err = %v, want a FOREIGN KEY error", tt.name, err)
+			}
+		})
 	}
 }
 
