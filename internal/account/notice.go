@@ -30,6 +30,7 @@ type OutboxMessage struct {
 	Payload       []byte // a Notice as JSON
 	CreatedAt     time.Time
 	NextAttemptAt time.Time
+	Attempts      int // failed sends so far
 }
 
 // Notice is what an outbox message says; the bot renders it as text. It

@@ -56,7 +56,6 @@ func (s *Service) ForgotPassword(ctx context.Context, p ResetParams) error {
 	defer floor.Stop()
 
 	now := s.clock()
-	code := newCode()
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		u, err := s.userByLogin(ctx, tx, p.Email, p.Username)
 		if errors.Is(err, ErrNotFound) {
@@ -65,24 +64,8 @@ func (s *Service) ForgotPassword(ctx context.Context, p ResetParams) error {
 		if err != nil || u.ChatID == 0 {
 			return err
 		}
-		old, err := tx.VerificationCode(ctx, u.ID, PurposePasswordReset)
-		switch {
-		case err == nil && now.Sub(old.CreatedAt) < CodeResendInterval:
-			return nil
-		case err != nil && !errors.Is(err, ErrNotFound):
-			return err
-		}
-		c := &VerificationCode{
-			UserID:    u.ID,
-			Purpose:   PurposePasswordReset,
-			CodeHash:  s.codeHash(u.ID, PurposePasswordReset, code),
-			CreatedAt: now,
-			ExpiresAt: now.Add(CodeTTL),
-		}
-		if err := tx.PutVerificationCode(ctx, c); err != nil {
-			return err
-		}
-		return queueNotice(ctx, tx, u, NoticeResetCode, Notice{At: now, Code: code, ExpiresAt: c.ExpiresAt})
+		_, err = s.queueResetCode(ctx, tx, u, now)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("forgot password: %w", err)
@@ -92,6 +75,31 @@ func (s *Service) ForgotPassword(ctx context.Context, p ResetParams) error {
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// queueResetCode replaces u's reset code with a fresh one and queues it
+// for u's chat, unless the last one went out less than CodeResendInterval
+// ago. It reports whether it queued one.
+func (s *Service) queueResetCode(ctx context.Context, tx Tx, u *User, now time.Time) (bool, error) {
+	old, err := tx.VerificationCode(ctx, u.ID, PurposePasswordReset)
+	switch {
+	case err == nil && now.Sub(old.CreatedAt) < CodeResendInterval:
+		return false, nil
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return false, err
+	}
+	code := newCode()
+	c := &VerificationCode{
+		UserID:    u.ID,
+		Purpose:   PurposePasswordReset,
+		CodeHash:  s.codeHash(u.ID, PurposePasswordReset, code),
+		CreatedAt: now,
+		ExpiresAt: now.Add(CodeTTL),
+	}
+	if err := tx.PutVerificationCode(ctx, c); err != nil {
+		return false, err
+	}
+	return true, queueNotice(ctx, tx, u, NoticeResetCode, Notice{At: now, Code: code, ExpiresAt: c.ExpiresAt})
 }
 
 // ConfirmParams is a reset code and the password it lets one set.

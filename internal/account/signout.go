@@ -23,11 +23,7 @@ func (s *Service) SignOut(ctx context.Context, pr Principal, email string) error
 		if u.Email == "" || !strings.EqualFold(u.Email, email) {
 			return ErrForbidden
 		}
-		n, err := tx.RevokeSessions(ctx, u.ID, "", RevokeSignedOut, now)
-		if err != nil || n == 0 {
-			return err
-		}
-		return queueNotice(ctx, tx, u, NoticeSignedOut, Notice{At: now})
+		return revokeAll(ctx, tx, u, now)
 	})
 	if err != nil {
 		return fmt.Errorf("sign out: %w", err)

@@ -12,6 +12,8 @@ type Reader interface {
 	// UserByUsername and UserByEmail match case-insensitively.
 	UserByUsername(ctx context.Context, username string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
+	// UsersByChat returns the accounts linked to a chat, oldest first.
+	UsersByChat(ctx context.Context, chatID int64) ([]User, error)
 	Session(ctx context.Context, id string) (*Session, error)
 }
 
@@ -46,6 +48,12 @@ type Tx interface {
 	// InsertLinkCode stores a deep-link code; ErrConflict if its hash
 	// exists.
 	InsertLinkCode(ctx context.Context, c *LinkCode) error
+	// LinkCode returns the deep-link code with this hash.
+	LinkCode(ctx context.Context, hash string) (*LinkCode, error)
+	// ConsumeLinkCode marks the code used at at.
+	ConsumeLinkCode(ctx context.Context, hash string, at time.Time) error
+	// SetChatID links the user to a chat, or unlinks it with 0.
+	SetChatID(ctx context.Context, userID, chatID int64, at time.Time) error
 	// InsertOutbox queues m and sets m.ID.
 	InsertOutbox(ctx context.Context, m *OutboxMessage) error
 	// InitSetting stores value under key unless the key has one already,

@@ -53,8 +53,9 @@ func New(accounts *account.Service, cfg config.HTTP, limits config.RateLimit, lo
 	e.NoRoute(s.handle(func(*gin.Context) error { return errNotFound }))
 	e.NoMethod(s.handle(func(*gin.Context) error { return errMethodNotAllowed }))
 
-	e.GET("/healthz", s.handle(s.healthz))
-	e.GET("/readyz", s.handle(s.readyz))
+	s.route(e, http.MethodGet, "/healthz", s.healthz)
+	s.route(e, http.MethodGet, "/readyz", s.readyz)
+	s.route(e, http.MethodGet, "/openapi.yaml", s.openAPI)
 
 	// Watchdog
 	s.route(e, http.MethodPost, "/v1/register", s.register)

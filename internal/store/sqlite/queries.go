@@ -13,6 +13,7 @@ import (
 // queryer is what reads need: the read pool or a write transaction.
 type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // reader implements account.Reader on a queryer.
@@ -24,26 +25,35 @@ const userColumns = `id, email, username, password_hash, first_name, last_name, 
 	telegram_chat_id, toc_accepted_at, privacy_policy_accepted_at, failed_logins,
 	locked_until, created_at, updated_at, password_changed_at`
 
-func (r reader) user(ctx context.Context, where string, arg any) (*account.User, error) {
+// scanUser reads one row of userColumns.
+func scanUser(row interface{ Scan(dest ...any) error }) (*account.User, error) {
 	var (
 		u               account.User
 		email, username sql.NullString
 		chatID          sql.NullInt64
 		role            string
 	)
-	err := r.q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg).Scan(
+	err := row.Scan(
 		&u.ID, &email, &username, &u.PasswordHash, &u.FirstName, &u.LastName, &role,
 		&chatID, nullTime{&u.TOCAcceptedAt}, nullTime{&u.PrivacyPolicyAcceptedAt}, &u.FailedLogins,
 		nullTime{&u.LockedUntil}, nullTime{&u.CreatedAt}, nullTime{&u.UpdatedAt}, nullTime{&u.PasswordChangedAt},
 	)
+	if err != nil {
+		return nil, err
+	}
+	u.Email, u.Username, u.ChatID, u.Role = email.String, username.String, chatID.Int64, account.Role(role)
+	return &u, nil
+}
+
+func (r reader) user(ctx context.Context, where string, arg any) (*account.User, error) {
+	u, err := scanUser(r.q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, account.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("select user: %w", err)
 	}
-	u.Email, u.Username, u.ChatID, u.Role = email.String, username.String, chatID.Int64, account.Role(role)
-	return &u, nil
+	return u, nil
 }
 
 func (r reader) UserByID(ctx context.Context, id int64) (*account.User, error) {
