@@ -2,10 +2,14 @@
 //
 //	api [--config FILE]            serve (migrating the database first)
 //	api [--config FILE] migrate    apply pending migrations and exit
+//	api [--config FILE] user create --email E [--username U] [--admin]
+//	                               create an account; the password comes
+//	                               from standard input, never a flag
 //	api version                    print the version and exit
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -17,10 +21,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/term"
 
 	"tgauth/internal/account"
 	"tgauth/internal/config"
@@ -32,7 +38,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)
@@ -43,15 +49,28 @@ func main() {
 const usage = `usage: api [--config FILE] [command]
 
 Commands:
-  serve     serve the HTTP API (the default)
-  migrate   apply pending database migrations and exit
-  version   print the version and exit
+  serve         serve the HTTP API (the default)
+  migrate       apply pending database migrations and exit
+  user create   create an account: --email E [--username U] [--admin];
+                the password is read from standard input, never a flag
+  version       print the version and exit
 
 Configuration: defaults, then FILE (or $TGAUTH_CONFIG), then TGAUTH_* variables;
 see config.example.yaml.
 `
 
-func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) error {
+const userUsage = `usage: api [--config FILE] user create --email E [--username U] [--admin]
+
+Creates an account. The password is never a flag: on a terminal it is asked
+for twice without echo; otherwise the first line of standard input is used.
+
+Flags:
+  --email E      the account's email address (required)
+  --username U   an optional username
+  --admin        give the account the admin role
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -59,18 +78,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cmd := "serve"
+	cmd, rest := "serve", []string(nil)
 	if fs.NArg() > 0 {
-		cmd = fs.Arg(0)
+		cmd, rest = fs.Arg(0), fs.Args()[1:]
 	}
-	if fs.NArg() > 1 {
-		return fmt.Errorf("%s: unexpected arguments %q", cmd, fs.Args()[1:])
-	}
+	var create account.CreateUserParams
 	switch cmd {
-	case "version":
-		fmt.Fprintln(stdout, version())
-		return nil
-	case "serve", "migrate":
+	case "version", "serve", "migrate":
+		if len(rest) > 0 {
+			return fmt.Errorf("%s: unexpected arguments %q", cmd, rest)
+		}
+		if cmd == "version" {
+			fmt.Fprintln(stdout, version())
+			return nil
+		}
+	case "user":
+		var err error
+		// Parse before touching the database, so that a typo costs nothing.
+		if create, err = parseUserCreate(rest, stderr); err != nil {
+			return err
+		}
+		cmd = "user create"
 	default:
 		fs.Usage()
 		return fmt.Errorf("unknown command %q", cmd)
@@ -101,17 +129,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if cmd == "migrate" {
 		return nil
 	}
-	return serve(ctx, cfg, store, log)
+	accounts, err := newService(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	if cmd == "user create" {
+		return userCreate(ctx, accounts, create, stdin, stdout, stderr)
+	}
+	return serve(ctx, cfg, accounts, log)
 }
 
-func serve(ctx context.Context, cfg config.Config, store *sqlite.Store, log *slog.Logger) error {
+// newService builds the account service on store: the JWT signing secret
+// from cfg or, if it is empty, from the database (generated on first use),
+// and the key that protects verification codes.
+func newService(ctx context.Context, cfg config.Config, store *sqlite.Store, log *slog.Logger) (*account.Service, error) {
 	secret := []byte(cfg.JWT.Secret)
 	if len(secret) == 0 {
 		var created bool
 		var err error
 		secret, created, err = account.InitSecret(ctx, store, "jwt_secret", time.Now())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if created {
 			log.Warn("jwt.secret is empty: generated a signing secret and stored it in the database; set jwt.secret to manage it yourself")
@@ -121,20 +159,157 @@ func serve(ctx context.Context, cfg config.Config, store *sqlite.Store, log *slo
 	}
 	issuer, err := token.NewIssuer(secret, cfg.JWT.Issuer, time.Now)
 	if err != nil {
-		return fmt.Errorf("jwt.secret: %w", err)
+		return nil, fmt.Errorf("jwt.secret: %w", err)
 	}
 	codeKey, _, err := account.InitSecret(ctx, store, "code_hmac_key", time.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hasher := password.NewHasher(password.DefaultParams, cfg.Password.MaxConcurrentHashes)
-	accounts := account.NewService(store, hasher, issuer, account.Options{
+	return account.NewService(store, hasher, issuer, account.Options{
 		AccessTTL:   cfg.JWT.AccessTTL,
 		RefreshTTL:  cfg.JWT.RefreshTTL,
 		CodeKey:     codeKey,
 		BotUsername: cfg.Telegram.BotUsername,
-	})
+	}), nil
+}
 
+// parseUserCreate reads the arguments after "user": "create" and its
+// flags. The password is not among them.
+func parseUserCreate(args []string, stderr io.Writer) (account.CreateUserParams, error) {
+	var p account.CreateUserParams
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprint(stderr, userUsage)
+		if len(args) == 0 {
+			return p, errors.New("user: missing subcommand")
+		}
+		return p, fmt.Errorf("user: unknown subcommand %q", args[0])
+	}
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, userUsage) }
+	fs.StringVar(&p.Email, "email", "", "the account's email address")
+	fs.StringVar(&p.Username, "username", "", "an optional username")
+	fs.BoolVar(&p.Admin, "admin", false, "give the account the admin role")
+	if err := fs.Parse(args[1:]); err != nil {
+		return p, fmt.Errorf("user create: %w", err)
+	}
+	if fs.NArg() > 0 {
+		// Not quoted: a stray argument is likely a password.
+		return p, errors.New("user create: unexpected arguments (not shown); the password is read from standard input")
+	}
+	if p.Email == "" {
+		fs.Usage()
+		return p, errors.New("user create: --email is required")
+	}
+	return p, nil
+}
+
+// userCreate reads the password from stdin and creates the account p
+// describes.
+func userCreate(ctx context.Context, accounts *account.Service, p account.CreateUserParams, stdin io.Reader, stdout, stderr io.Writer) error {
+	pw, err := readPassword(ctx, stdin, stderr)
+	if err != nil {
+		return fmt.Errorf("user create: %w", err)
+	}
+	p.Password = pw
+	u, err := accounts.CreateUser(ctx, p)
+	if ve, ok := errors.AsType[*account.ValidationError](err); ok {
+		for _, f := range ve.Fields {
+			fmt.Fprintf(stderr, "%s: %s\n", f.Field, f.Message)
+		}
+		return errors.New("user create: invalid input")
+	}
+	if ce, ok := errors.AsType[*account.ConflictError](err); ok {
+		return fmt.Errorf("user create: %s is already taken", ce.Field)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created user %d %s (%s)\n", u.ID, u.Email, u.Role)
+	return nil
+}
+
+// maxPasswordLine bounds what is read from a non-terminal stdin: far more
+// than the longest password the policy allows, so that one too long is
+// reported by the policy, not cut.
+const maxPasswordLine = 64 << 10
+
+// readPassword reads a password from stdin. From a terminal it prompts on
+// prompt twice, without echo, and refuses a mismatch; otherwise it takes
+// the first line, without its line ending.
+func readPassword(ctx context.Context, stdin io.Reader, prompt io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return promptPassword(ctx, int(f.Fd()), prompt)
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, maxPasswordLine+1)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	if len(line) > maxPasswordLine {
+		return "", fmt.Errorf("read password: first line of standard input is longer than %d bytes", maxPasswordLine)
+	}
+	line = strings.TrimSuffix(line, "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", errors.New("read password: standard input is empty; give the password on its first line")
+	}
+	return line, nil
+}
+
+// promptPassword asks for the password twice on the terminal fd. ctx ends
+// the wait: main catches Ctrl-C, which would otherwise leave the prompt
+// waiting for Enter, with echo off.
+func promptPassword(ctx context.Context, fd int, prompt io.Writer) (string, error) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	type line struct {
+		b   []byte
+		err error
+	}
+	ask := func(label string) (string, error) {
+		fmt.Fprint(prompt, label)
+		read := make(chan line, 1)
+		// On cancel this goroutine stays blocked in read(2) until the
+		// process, which is about to exit, ends it.
+		go func() {
+			b, err := term.ReadPassword(fd)
+			read <- line{b, err}
+		}()
+		var l line
+		select {
+		case l = <-read:
+		case <-ctx.Done():
+			l.err = errors.Join(ctx.Err(), term.Restore(fd, state))
+		}
+		fmt.Fprintln(prompt) // the user's Enter was not echoed
+		if l.err != nil {
+			return "", fmt.Errorf("read password: %w", l.err)
+		}
+		return string(l.b), nil
+	}
+	pw, err := ask("Password: ")
+	if err != nil {
+		return "", err
+	}
+	if pw == "" {
+		return "", errors.New("read password: empty password")
+	}
+	again, err := ask("Repeat password: ")
+	if err != nil {
+		return "", err
+	}
+	if again != pw {
+		return "", errors.New("read password: the passwords do not match")
+	}
+	return pw, nil
+}
+
+// serve serves the HTTP API until ctx is done, then drains requests in
+// flight.
+func serve(ctx context.Context, cfg config.Config, accounts *account.Service, log *slog.Logger) error {
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := httpapi.New(accounts, cfg.HTTP, cfg.RateLimit, log)
 	if err != nil {

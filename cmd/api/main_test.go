@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -34,7 +36,7 @@ func start(t *testing.T, env map[string]string) *server {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, nil, getenv, environ, io.Discard, pw)
+		err := run(ctx, nil, getenv, environ, strings.NewReader(""), io.Discard, pw)
 		pw.Close()
 		done <- err
 	}()
@@ -81,6 +83,20 @@ func (s *server) post(t *testing.T, path, token string, form url.Values) (int, m
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return s.send(t, req, token)
+}
+
+func (s *server) postJSON(t *testing.T, path string, body map[string]string) (int, map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.base+path, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return s.send(t, req, "")
 }
 
 func (s *server) get(t *testing.T, path, token string) (int, map[string]any) {
@@ -161,7 +177,7 @@ func TestCommands(t *testing.T) {
 				environ = append(environ, k+"="+v)
 			}
 			var out, errOut strings.Builder
-			err := run(t.Context(), tt.args, func(k string) string { return tt.env[k] }, environ, &out, &errOut)
+			err := run(t.Context(), tt.args, func(k string) string { return tt.env[k] }, environ, strings.NewReader(""), &out, &errOut)
 			if tt.wantErr == "" && err != nil {
 				t.Fatalf("run(%q) = %v; stderr %s", tt.args, err, errOut.String())
 			}
@@ -175,5 +191,196 @@ func TestCommands(t *testing.T) {
 				t.Errorf("stdout = %q, want %q in it", out.String(), tt.wantOut)
 			}
 		})
+	}
+}
+
+// userStep is one `api user ...` run.
+type userStep struct {
+	args       []string // after "user"
+	stdin      string
+	wantErr    string   // "" for success, else part of the error
+	wantOut    string   // all of stdout
+	wantStderr []string // lines stderr holds
+}
+
+// loginCheck is a login against the database the steps wrote.
+type loginCheck struct {
+	path, email, password string
+	want                  int
+}
+
+func TestUserCreate(t *testing.T) {
+	const good = "Corr3ct-Horse!"
+	usage := "usage: api [--config FILE] user create --email E [--username U] [--admin]"
+	tests := []struct {
+		name    string
+		steps   []userStep
+		secrets []string // never in any output, besides each line of stdin
+		logins  []loginCheck
+	}{
+		{
+			name: "admin",
+			steps: []userStep{{
+				args: []string{"create", "--email", "admin@example.com", "--admin"}, stdin: good + "\n",
+				wantOut: "created user 1 admin@example.com (admin)\n",
+			}},
+			logins: []loginCheck{{"/v2/auth/login/admin", "admin@example.com", good, http.StatusOK}},
+		},
+		{
+			name: "plain user, CRLF",
+			steps: []userStep{{
+				args: []string{"create", "--email", "user@example.com", "--username", "plain"}, stdin: good + "\r\n",
+				wantOut: "created user 1 user@example.com (user)\n",
+			}},
+			logins: []loginCheck{
+				{"/v2/auth/login/admin", "user@example.com", good, http.StatusForbidden},
+				{"/v2/auth/login", "user@example.com", good, http.StatusOK},
+			},
+		},
+		{
+			name: "weak password creates nobody",
+			steps: []userStep{
+				{
+					args: []string{"create", "--email", "weak@example.com"}, stdin: "weakling\n",
+					wantErr: "user create: invalid input",
+					wantStderr: []string{
+						"password: must contain an uppercase letter",
+						"password: must contain a digit",
+						"password: must contain a special character",
+					},
+				},
+				{args: []string{"create", "--email", "weak@example.com"}, stdin: good, wantOut: "created user 1 weak@example.com (user)\n"},
+			},
+			logins: []loginCheck{{"/v2/auth/login", "weak@example.com", "weakling", http.StatusUnauthorized}},
+		},
+		{
+			name: "bad email",
+			steps: []userStep{{
+				args: []string{"create", "--email", "not-an-email"}, stdin: good,
+				wantErr: "user create: invalid input", wantStderr: []string{"email: must be an email address"},
+			}},
+		},
+		{
+			name: "duplicate email, other case",
+			steps: []userStep{
+				{args: []string{"create", "--email", "dup@example.com"}, stdin: good, wantOut: "created user 1 dup@example.com (user)\n"},
+				{args: []string{"create", "--email", "DUP@Example.COM", "--admin"}, stdin: "An0ther-Secret!\n", wantErr: "user create: email is already taken"},
+			},
+			logins: []loginCheck{{"/v2/auth/login/admin", "dup@example.com", good, http.StatusForbidden}},
+		},
+		{
+			name: "duplicate username",
+			steps: []userStep{
+				{args: []string{"create", "--email", "a@example.com", "--username", "sam"}, stdin: good, wantOut: "created user 1 a@example.com (user)\n"},
+				{args: []string{"create", "--email", "b@example.com", "--username", "sam"}, stdin: good, wantErr: "user create: username is already taken"},
+			},
+		},
+		{
+			name:  "empty stdin",
+			steps: []userStep{{args: []string{"create", "--email", "e@example.com"}, stdin: "", wantErr: "standard input is empty"}},
+		},
+		{
+			name:  "empty first line",
+			steps: []userStep{{args: []string{"create", "--email", "e@example.com"}, stdin: "\n" + good + "\n", wantErr: "standard input is empty"}},
+		},
+		{
+			name:    "password as an argument",
+			steps:   []userStep{{args: []string{"create", "--email", "e@example.com", good}, wantErr: "user create: unexpected arguments"}},
+			secrets: []string{good},
+		},
+		{
+			name:    "password as a flag",
+			steps:   []userStep{{args: []string{"create", "--email", "e@example.com", "--password", good}, wantErr: "flag provided but not defined: -password"}},
+			secrets: []string{good},
+		},
+		{
+			name:  "missing email",
+			steps: []userStep{{args: []string{"create", "--admin"}, stdin: good, wantErr: "user create: --email is required", wantStderr: []string{usage}}},
+		},
+		{
+			name:  "no subcommand",
+			steps: []userStep{{args: nil, stdin: good, wantErr: "user: missing subcommand", wantStderr: []string{usage}}},
+		},
+		{
+			name:  "unknown subcommand",
+			steps: []userStep{{args: []string{"delete"}, stdin: good, wantErr: `user: unknown subcommand "delete"`, wantStderr: []string{usage}}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{
+				"TGAUTH_DATABASE_PATH": filepath.Join(t.TempDir(), "tgauth.db"),
+				"TGAUTH_HTTP_ADDR":     "127.0.0.1:0",
+			}
+			var environ []string
+			for k, v := range env {
+				environ = append(environ, k+"="+v)
+			}
+			for i, st := range tt.steps {
+				args := append([]string{"user"}, st.args...)
+				var out, errOut strings.Builder
+				err := run(t.Context(), args, func(k string) string { return env[k] }, environ, strings.NewReader(st.stdin), &out, &errOut)
+				switch {
+				case st.wantErr == "" && err != nil:
+					t.Fatalf("step %d: run(%q) = %v; stderr:\n%s", i, args, err, errOut.String())
+				case st.wantErr != "" && (err == nil || !strings.Contains(err.Error(), st.wantErr)):
+					t.Fatalf("step %d: run(%q) = %v, want an error containing %q", i, args, err, st.wantErr)
+				}
+				if got := out.String(); got != st.wantOut {
+					t.Errorf("step %d: stdout = %q, want %q", i, got, st.wantOut)
+				}
+				for _, w := range st.wantStderr {
+					if !strings.Contains(errOut.String(), w) {
+						t.Errorf("step %d: stderr lacks %q:\n%s", i, w, errOut.String())
+					}
+				}
+				all := out.String() + errOut.String()
+				if err != nil {
+					all += err.Error()
+				}
+				secrets := append(strings.Fields(st.stdin), tt.secrets...)
+				for _, s := range secrets {
+					if strings.Contains(all, s) {
+						t.Errorf("step %d: the password %q reached the output:\n%s", i, s, all)
+					}
+				}
+			}
+			if len(tt.logins) == 0 {
+				return
+			}
+			s := start(t, env)
+			for _, l := range tt.logins {
+				status, body := s.postJSON(t, l.path, map[string]string{"email": l.email, "password": l.password})
+				if status != l.want {
+					t.Errorf("POST %s as %s = %d %v, want %d", l.path, l.email, status, body, l.want)
+					continue
+				}
+				if status == http.StatusOK && (body["access"] == nil || body["access"] == "" || body["refresh"] == nil || body["refresh"] == "") {
+					t.Errorf("POST %s as %s = %v, want access and refresh tokens", l.path, l.email, body)
+				}
+			}
+		})
+	}
+}
+
+// A password piped from a file is read without a prompt: only a terminal
+// gets one.
+func TestReadPasswordFromFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(path, []byte("Corr3ct-Horse!\nignored\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var prompt strings.Builder
+	got, err := readPassword(t.Context(), f, &prompt)
+	if err != nil || got != "Corr3ct-Horse!" {
+		t.Fatalf("readPassword(file) = %q, %v, want %q", got, err, "Corr3ct-Horse!")
+	}
+	if prompt.Len() != 0 {
+		t.Errorf("readPassword(file) prompted %q, want no prompt", prompt.String())
 	}
 }
