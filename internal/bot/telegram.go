@@ -1,0 +1,190 @@
+// Package bot is tgauth's Telegram side: a dispatcher that delivers the
+// outbox to chats, and the handling of what people send the bot (commands
+// and button presses). Both call account.Service; neither holds a rule of
+// its own about accounts.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+)
+
+// Message is one message to send to a chat: plain text, optionally with
+// inline buttons.
+type Message struct {
+	ChatID  int64
+	Text    string
+	Buttons [][]Button // rows of buttons; nil for none
+}
+
+// Button is an inline button whose press sends Data back to the bot.
+type Button struct {
+	Text string
+	Data string // at most 64 bytes
+}
+
+// Sender sends a message to a chat and returns Telegram's message id.
+type Sender interface {
+	Send(ctx context.Context, m Message) (int, error)
+}
+
+// Client talks to the Telegram Bot API through go-telegram-bot-api, with
+// what that library lacks: a context and a timeout on every call, no
+// getMe at start (so the bot starts while Telegram is unreachable), and
+// errors from which the bot token has been removed.
+type Client struct {
+	token string
+	base  tgbotapi.BotAPI
+	http  *http.Client
+}
+
+// NewClient returns a Client for the bot token at apiURL (Telegram's
+// https://api.telegram.org, a self-hosted Bot API server, or a fake).
+// httpClient carries no timeout of its own: each call sets one.
+func NewClient(token, apiURL string, httpClient *http.Client) *Client {
+	c := &Client{token: token, http: httpClient}
+	c.base = tgbotapi.BotAPI{Token: token, Buffer: 100}
+	c.base.SetAPIEndpoint(strings.TrimRight(apiURL, "/") + "/bot%s/%s")
+	return c
+}
+
+// callTimeout bounds a call other than a long poll.
+const callTimeout = 15 * time.Second
+
+// api returns a BotAPI whose requests carry ctx. The library builds its
+// requests without a context, so each call gets a copy of the base with a
+// client that adds one.
+func (c *Client) api(ctx context.Context) *tgbotapi.BotAPI {
+	b := c.base
+	b.Client = ctxDoer{ctx: ctx, c: c.http}
+	return &b
+}
+
+type ctxDoer struct {
+	ctx context.Context
+	c   *http.Client
+}
+
+func (d ctxDoer) Do(r *http.Request) (*http.Response, error) {
+	return d.c.Do(r.WithContext(d.ctx))
+}
+
+// Send sends m and returns its message id.
+func (c *Client) Send(ctx context.Context, m Message) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	cfg := tgbotapi.NewMessage(m.ChatID, m.Text)
+	cfg.DisableWebPagePreview = true
+	if m.Buttons != nil {
+		cfg.ReplyMarkup = keyboard(m.Buttons)
+	}
+	sent, err := c.api(ctx).Send(cfg)
+	if err != nil {
+		return 0, c.redact(fmt.Errorf("send message: %w", err))
+	}
+	return sent.MessageID, nil
+}
+
+// Updates long-polls for updates from offset on, waiting up to wait.
+func (c *Client) Updates(ctx context.Context, offset int, wait time.Duration) ([]tgbotapi.Update, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait+callTimeout)
+	defer cancel()
+	cfg := tgbotapi.NewUpdate(offset)
+	cfg.Timeout = int(wait / time.Second)
+	cfg.AllowedUpdates = []string{"message", "callback_query"}
+	updates, err := c.api(ctx).GetUpdates(cfg)
+	if err != nil {
+		return nil, c.redact(fmt.Errorf("get updates: %w", err))
+	}
+	return updates, nil
+}
+
+// AnswerCallback acknowledges a button press, showing text to the user.
+func (c *Client) AnswerCallback(ctx context.Context, id, text string) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if _, err := c.api(ctx).Request(tgbotapi.NewCallback(id, text)); err != nil {
+		return c.redact(fmt.Errorf("answer callback: %w", err))
+	}
+	return nil
+}
+
+// EditText replaces the text of a message the bot sent, dropping its
+// buttons.
+func (c *Client) EditText(ctx context.Context, chatID int64, messageID int, text string) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if _, err := c.api(ctx).Request(tgbotapi.NewEditMessageText(chatID, messageID, text)); err != nil {
+		return c.redact(fmt.Errorf("edit message: %w", err))
+	}
+	return nil
+}
+
+func keyboard(rows [][]Button) tgbotapi.InlineKeyboardMarkup {
+	kb := make([][]tgbotapi.InlineKeyboardButton, len(rows))
+	for i, row := range rows {
+		for _, b := range row {
+			kb[i] = append(kb[i], tgbotapi.NewInlineKeyboardButtonData(b.Text, b.Data))
+		}
+	}
+	return tgbotapi.NewInlineKeyboardMarkup(kb...)
+}
+
+// redact returns err without the bot token in its text: transport errors
+// (*url.Error) print the request URL, which holds the token. An API error
+// keeps its type, so callers can still read its code.
+func (c *Client) redact(err error) error {
+	if c.token == "" || !strings.Contains(err.Error(), c.token) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), c.token, "<token>"), err: err}
+}
+
+// redactedError carries the text of an error with the token removed. It
+// unwraps to the original so errors.Is and errors.As still work; only its
+// text is safe to log.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// Outcome is what a failed send means for the message.
+type Outcome int
+
+// Outcomes of a failed send.
+const (
+	// Transient: a passing fault (5xx, network, timeout): back off, retry.
+	Transient Outcome = iota
+	// Throttled: Telegram answered 429: retry after the time it gave.
+	Throttled
+	// Permanent: the chat cannot receive (blocked, not found, a bad
+	// request): retrying will not help.
+	Permanent
+)
+
+// Classify tells what a send error means, and for Throttled how long
+// Telegram asked us to wait.
+func Classify(err error) (Outcome, time.Duration) {
+	var apiErr *tgbotapi.Error
+	if !errors.As(err, &apiErr) {
+		return Transient, 0
+	}
+	switch {
+	case apiErr.Code == http.StatusTooManyRequests:
+		return Throttled, time.Duration(max(apiErr.RetryAfter, 1)) * time.Second
+	case apiErr.Code == http.StatusForbidden, apiErr.Code == http.StatusBadRequest,
+		apiErr.Code == http.StatusUnauthorized, apiErr.Code == http.StatusNotFound:
+		return Permanent, 0
+	default:
+		return Transient, 0
+	}
+}
