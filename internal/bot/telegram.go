@@ -21,6 +21,8 @@ type Message struct {
 	ChatID  int64
 	Text    string
 	Buttons [][]Button // rows of buttons; nil for none
+	// Kind names what the message is, for logs; it is not sent.
+	Kind string
 }
 
 // Button is an inline button whose press sends Data back to the bot.

@@ -1,0 +1,224 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"sync"
+	"time"
+
+	"tgauth/internal/account"
+)
+
+// Outbox is what the dispatcher needs of the store: leased claims, and
+// settling a claim it still holds.
+type Outbox interface {
+	ClaimOutbox(ctx context.Context, claimant string, now time.Time, lease time.Duration, limit int) ([]account.OutboxMessage, error)
+	MarkSent(ctx context.Context, id int64, claimant string, messageID int, payload []byte, at time.Time) error
+	Reschedule(ctx context.Context, id int64, claimant string, next time.Time, failed bool, reason string) error
+	MarkDead(ctx context.Context, id int64, claimant, reason string, payload []byte, at time.Time) error
+}
+
+// DispatcherOptions tune a Dispatcher. Zero values take the defaults noted.
+type DispatcherOptions struct {
+	PollInterval time.Duration    // 200ms: how often an idle dispatcher looks for due rows
+	Lease        time.Duration    // 30s: how long a claim lasts before another may take the row
+	Batch        int              // 50: rows claimed at once
+	Workers      int              // 8: sends in flight at once
+	MinBackoff   time.Duration    // 2s: the first retry after a passing fault
+	MaxBackoff   time.Duration    // 10m
+	MaxAttempts  int              // 25 failed tries and a message is given up
+	Now          func() time.Time // time.Now
+}
+
+func (o *DispatcherOptions) defaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&o.PollInterval, 200*time.Millisecond)
+	set(&o.Lease, 30*time.Second)
+	set(&o.MinBackoff, 2*time.Second)
+	set(&o.MaxBackoff, 10*time.Minute)
+	if o.Batch <= 0 {
+		o.Batch = 50
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 25
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Dispatcher delivers the outbox to Telegram at least once: it claims due
+// rows under a lease, sends them within Telegram's limits, and marks each
+// sent, rescheduled or dead. Any number may run against one database.
+type Dispatcher struct {
+	outbox   Outbox
+	sender   Sender
+	signer   *Signer
+	pacer    *Pacer
+	log      *slog.Logger
+	opts     DispatcherOptions
+	claimant string
+}
+
+// NewDispatcher returns a Dispatcher sending through sender, paced by
+// pacer (shared with anything else this process sends).
+func NewDispatcher(outbox Outbox, sender Sender, signer *Signer, pacer *Pacer, log *slog.Logger, opts DispatcherOptions) *Dispatcher {
+	opts.defaults()
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	return &Dispatcher{
+		outbox: outbox, sender: sender, signer: signer, pacer: pacer, log: log, opts: opts,
+		claimant: fmt.Sprintf("dispatcher-%x", id),
+	}
+}
+
+// Run delivers until ctx ends. Sends in flight then finish (or their
+// lease lapses and another dispatcher takes the rows); it returns nil.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	for {
+		n, err := d.pass(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			d.log.Warn("outbox pass failed", slog.String("error", err.Error()))
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		t := time.NewTimer(d.opts.PollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// pass claims one batch and settles every row of it. It returns how many
+// rows it claimed.
+func (d *Dispatcher) pass(ctx context.Context) (int, error) {
+	msgs, err := d.outbox.ClaimOutbox(ctx, d.claimant, d.opts.Now(), d.opts.Lease, d.opts.Batch)
+	if err != nil || len(msgs) == 0 {
+		return 0, err
+	}
+	// Settling must outlive a cancelled ctx: a send that went out is
+	// marked, so it is not sent again.
+	settle := context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, d.opts.Workers)
+	for _, m := range msgs {
+		// One message per chat per turn: the rest wait for the chat's
+		// next turn, and no chat holds back the others.
+		if ok, at := d.pacer.TryChat(m.ChatID); !ok {
+			d.reschedule(settle, m, at, false, "")
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			d.reschedule(settle, m, d.opts.Now(), false, "")
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			d.deliver(ctx, settle, m)
+		})
+	}
+	wg.Wait()
+	return len(msgs), nil
+}
+
+// deliver sends one claimed message and settles it.
+func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessage) {
+	now := d.opts.Now()
+	if expired(m, now) {
+		d.dead(settle, m, "reset code expired before it could be sent")
+		return
+	}
+	msg, err := render(m, d.signer)
+	if err != nil {
+		d.dead(settle, m, err.Error())
+		return
+	}
+	if err := d.pacer.WaitOverall(ctx); err != nil {
+		d.reschedule(settle, m, now, false, "")
+		return
+	}
+	sendCtx, cancel := context.WithTimeout(settle, callTimeout)
+	id, err := d.sender.Send(sendCtx, msg)
+	cancel()
+	now = d.opts.Now()
+	if err == nil {
+		d.pacer.Sent(m.ChatID)
+		if err := d.outbox.MarkSent(settle, m.ID, d.claimant, id, scrub(m.Payload), now); err != nil {
+			d.log.Warn("outbox mark sent", slog.Int64("outbox_id", m.ID), slog.String("error", err.Error()))
+		}
+		d.log.Info("sent", slog.Int64("outbox_id", m.ID), slog.Int64("chat_id", m.ChatID), slog.String("kind", msg.Kind))
+		return
+	}
+	switch outcome, wait := Classify(err); {
+	case outcome == Permanent:
+		d.dead(settle, m, err.Error())
+	case outcome == Throttled:
+		d.pacer.Delay(m.ChatID, now.Add(wait))
+		d.reschedule(settle, m, now.Add(wait), false, err.Error())
+	case m.Attempts+1 >= d.opts.MaxAttempts:
+		d.dead(settle, m, fmt.Sprintf("gave up after %d tries: %s", m.Attempts+1, err))
+	default:
+		d.reschedule(settle, m, now.Add(d.backoff(m.Attempts)), true, err.Error())
+	}
+}
+
+// backoff is the wait before try attempts+2: exponential from MinBackoff,
+// capped at MaxBackoff, with ±20% jitter so retries do not march in step.
+func (d *Dispatcher) backoff(attempts int) time.Duration {
+	b := d.opts.MinBackoff << min(attempts, 20)
+	if b <= 0 || b > d.opts.MaxBackoff {
+		b = d.opts.MaxBackoff
+	}
+	return time.Duration(float64(b) * (0.8 + 0.4*mrand.Float64()))
+}
+
+func (d *Dispatcher) reschedule(ctx context.Context, m account.OutboxMessage, next time.Time, failed bool, reason string) {
+	if failed {
+		d.log.Warn("send failed, will retry", slog.Int64("outbox_id", m.ID), slog.Int64("chat_id", m.ChatID),
+			slog.Time("next_attempt_at", next), slog.String("error", reason))
+	}
+	if err := d.outbox.Reschedule(ctx, m.ID, d.claimant, next, failed, reason); err != nil {
+		d.log.Warn("outbox reschedule", slog.Int64("outbox_id", m.ID), slog.String("error", err.Error()))
+	}
+}
+
+func (d *Dispatcher) dead(ctx context.Context, m account.OutboxMessage, reason string) {
+	d.log.Warn("message given up", slog.Int64("outbox_id", m.ID), slog.Int64("chat_id", m.ChatID),
+		slog.String("kind", string(m.Kind)), slog.String("reason", reason))
+	if err := d.outbox.MarkDead(ctx, m.ID, d.claimant, reason, scrub(m.Payload), d.opts.Now()); err != nil {
+		d.log.Warn("outbox mark dead", slog.Int64("outbox_id", m.ID), slog.String("error", err.Error()))
+	}
+}
+
+// expired reports whether m is a reset code past its expiry: sending it
+// late would only confuse.
+func expired(m account.OutboxMessage, now time.Time) bool {
+	if m.Kind != account.NoticeResetCode {
+		return false
+	}
+	var n account.Notice
+	if err := json.Unmarshal(m.Payload, &n); err != nil {
+		return false // render reports it
+	}
+	return !now.Before(n.ExpiresAt)
+}

@@ -1,0 +1,93 @@
+package bot
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"tgauth/internal/account"
+)
+
+// render turns an outbox message into the text a person reads. Times are
+// shown in UTC: the bot does not know the reader's zone.
+func render(m account.OutboxMessage, signer *Signer) (Message, error) {
+	var n account.Notice
+	if err := json.Unmarshal(m.Payload, &n); err != nil {
+		return Message{}, fmt.Errorf("render %s notice %d: %w", m.Kind, m.ID, err)
+	}
+	name := "“" + n.Account + "”"
+	out := Message{ChatID: m.ChatID, Kind: string(m.Kind)}
+	switch m.Kind {
+	case account.NoticeAccountLinked:
+		out.Text = "This chat is now linked to the account " + name + ". Password-reset codes and security notices for it will come here.\n\n" +
+			"If you did not link it, send /unlink."
+	case account.NoticeResetCode:
+		out.Text = "Your password reset code for " + name + " is " + n.Code + "\n\n" +
+			"It works once, until " + clock(n.ExpiresAt) + ". If you did not ask for it, ignore this message: your password stays as it is."
+	case account.NoticePasswordChanged:
+		out.Text = "The password of " + name + " was changed at " + clock(n.At) + ". Every other session was signed out.\n\n" +
+			"If this was not you, send /reset now to take the account back."
+	case account.NoticePasswordReset:
+		out.Text = "The password of " + name + " was reset with a code at " + clock(n.At) + ", and every session was signed out.\n\n" +
+			"If this was not you, send /reset now to take the account back."
+	case account.NoticeNewSignIn:
+		out.Text = "New sign-in to " + name + " at " + clock(n.At) + from(n) + ".\n\n" +
+			"If this was you, there is nothing to do."
+		out.Buttons = [][]Button{{{Text: "Not me: sign out everywhere", Data: signer.Sign(m.ChatID, ActionNotMe, n.SessionID)}}}
+	case account.NoticeSignedOut:
+		out.Text = "Every session of " + name + " was signed out at " + clock(n.At) + "."
+	case account.NoticeAccountLocked:
+		out.Text = "Sign-ins to " + name + " are blocked until " + clock(n.LockedUntil) + " after " +
+			fmt.Sprint(account.MaxFailedLogins) + " wrong passwords in a row.\n\n" +
+			"If this was not you, someone may be guessing your password: send /reset to choose a new one."
+	case account.NoticeRefreshReused:
+		out.Text = "A sign-in token of " + name + " was used twice, which can mean it was copied. The session it belonged to" +
+			from(n) + " has been signed out.\n\nIf you do not recognise it, send /reset to change your password."
+	default:
+		return Message{}, fmt.Errorf("render notice %d: unknown kind %q", m.ID, m.Kind)
+	}
+	return out, nil
+}
+
+// clock formats a time for a notice: "2026-11-25 12:00 UTC".
+func clock(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04 MST")
+}
+
+// from describes where a session came from, or nothing when unknown.
+func from(n account.Notice) string {
+	switch {
+	case n.IP != "" && n.UserAgent != "":
+		return " from " + n.IP + " (" + truncate(n.UserAgent, 120) + ")"
+	case n.IP != "":
+		return " from " + n.IP
+	}
+	return ""
+}
+
+// truncate cuts s to at most n runes.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+// scrub returns the payload with any code removed: once a message is
+// settled its code has no business staying in the database.
+func scrub(payload []byte) []byte {
+	var n map[string]any
+	if json.Unmarshal(payload, &n) != nil {
+		return payload
+	}
+	if _, ok := n["code"]; !ok {
+		return payload
+	}
+	delete(n, "code")
+	out, err := json.Marshal(n)
+	if err != nil {
+		return payload
+	}
+	return out
+}
