@@ -20,20 +20,16 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/term"
 
 	"tgauth/internal/account"
+	"tgauth/internal/app"
 	"tgauth/internal/config"
 	"tgauth/internal/httpapi"
-	"tgauth/internal/password"
-	"tgauth/internal/store/sqlite"
-	"tgauth/internal/token"
 )
 
 func main() {
@@ -89,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			return fmt.Errorf("%s: unexpected arguments %q", cmd, rest)
 		}
 		if cmd == "version" {
-			fmt.Fprintln(stdout, version())
+			fmt.Fprintln(stdout, app.Version())
 			return nil
 		}
 	case "user":
@@ -104,32 +100,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 
-	cfg, warnings, err := config.Load(*configPath, getenv, environ)
-	log := newLogger(stderr, cfg.Log)
-	for _, w := range warnings {
-		log.Warn("config", slog.String("warning", w))
-	}
+	cfg, log, err := app.Load(*configPath, getenv, environ, stderr)
 	if err != nil {
 		return err
 	}
-	if cfg.Database.URL != "" {
-		return errors.New("database.url: PostgreSQL is not supported yet; leave it empty to use SQLite at database.path")
-	}
-
-	store, err := sqlite.Open(ctx, cfg.Database.Path)
+	store, err := app.OpenStore(ctx, cfg.Database, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	n, err := store.Migrate(ctx)
-	if err != nil {
-		return err
-	}
-	log.Info("database ready", slog.String("path", cfg.Database.Path), slog.Int("migrations_applied", n))
 	if cmd == "migrate" {
 		return nil
 	}
-	accounts, err := newService(ctx, cfg, store, log)
+	accounts, err := app.NewService(ctx, cfg, store, log)
 	if err != nil {
 		return err
 	}
@@ -137,41 +120,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return userCreate(ctx, accounts, create, stdin, stdout, stderr)
 	}
 	return serve(ctx, cfg, accounts, log)
-}
-
-// newService builds the account service on store: the JWT signing secret
-// from cfg or, if it is empty, from the database (generated on first use),
-// and the key that protects verification codes.
-func newService(ctx context.Context, cfg config.Config, store *sqlite.Store, log *slog.Logger) (*account.Service, error) {
-	secret := []byte(cfg.JWT.Secret)
-	if len(secret) == 0 {
-		var created bool
-		var err error
-		secret, created, err = account.InitSecret(ctx, store, "jwt_secret", time.Now())
-		if err != nil {
-			return nil, err
-		}
-		if created {
-			log.Warn("jwt.secret is empty: generated a signing secret and stored it in the database; set jwt.secret to manage it yourself")
-		} else {
-			log.Warn("jwt.secret is empty: signing with the secret generated earlier and stored in the database")
-		}
-	}
-	issuer, err := token.NewIssuer(secret, cfg.JWT.Issuer, time.Now)
-	if err != nil {
-		return nil, fmt.Errorf("jwt.secret: %w", err)
-	}
-	codeKey, _, err := account.InitSecret(ctx, store, "code_hmac_key", time.Now())
-	if err != nil {
-		return nil, err
-	}
-	hasher := password.NewHasher(password.DefaultParams, cfg.Password.MaxConcurrentHashes)
-	return account.NewService(store, hasher, issuer, account.Options{
-		AccessTTL:   cfg.JWT.AccessTTL,
-		RefreshTTL:  cfg.JWT.RefreshTTL,
-		CodeKey:     codeKey,
-		BotUsername: cfg.Telegram.BotUsername,
-	}), nil
 }
 
 // parseUserCreate reads the arguments after "user": "create" and its
@@ -329,7 +277,7 @@ func serve(ctx context.Context, cfg config.Config, accounts *account.Service, lo
 	if err != nil {
 		return err
 	}
-	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("version", version()))
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("version", app.Version()))
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -349,30 +297,4 @@ func serve(ctx context.Context, cfg config.Config, accounts *account.Service, lo
 	}
 	log.Info("stopped")
 	return nil
-}
-
-func newLogger(w io.Writer, cfg config.Log) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// version is the module version and VCS revision the binary was built from.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "tgauth (unknown version)"
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			return "tgauth " + bi.Main.Version + " " + s.Value
-		}
-	}
-	return "tgauth " + bi.Main.Version
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -189,4 +190,18 @@ func Classify(err error) (Outcome, time.Duration) {
 	default:
 		return Transient, 0
 	}
+}
+
+// DryRun is a Sender that logs what it would send instead of calling
+// Telegram: the chat and the kind of message, never its text (which may
+// hold a code). Messages it "sends" count as delivered.
+type DryRun struct {
+	Log *slog.Logger
+}
+
+// Send logs m's chat and kind and returns message id 0.
+func (d DryRun) Send(ctx context.Context, m Message) (int, error) {
+	d.Log.InfoContext(ctx, "dry run: would send", slog.Int64("chat_id", m.ChatID), slog.String("kind", m.Kind),
+		slog.Int("buttons", len(m.Buttons)))
+	return 0, nil
 }

@@ -1,0 +1,125 @@
+// Package app wires tgauth's parts together the same way for both
+// binaries: configuration and logging, the migrated store, and the account
+// service with the secrets it keeps in the database.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"tgauth/internal/account"
+	"tgauth/internal/config"
+	"tgauth/internal/password"
+	"tgauth/internal/store/sqlite"
+	"tgauth/internal/token"
+)
+
+// Load reads the configuration (see config.Load) and returns it with a
+// logger writing to w as it says. Configuration warnings are logged.
+func Load(path string, getenv func(string) string, environ []string, w io.Writer) (config.Config, *slog.Logger, error) {
+	cfg, warnings, err := config.Load(path, getenv, environ)
+	log := NewLogger(w, cfg.Log)
+	for _, msg := range warnings {
+		log.Warn("config", slog.String("warning", msg))
+	}
+	return cfg, log, err
+}
+
+// NewLogger returns a text or JSON slog logger at the configured level.
+func NewLogger(w io.Writer, cfg config.Log) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// OpenStore opens the database and applies pending migrations. The caller
+// closes it.
+func OpenStore(ctx context.Context, cfg config.Database, log *slog.Logger) (*sqlite.Store, error) {
+	if cfg.URL != "" {
+		return nil, errors.New("database.url: PostgreSQL is not supported yet; leave it empty to use SQLite at database.path")
+	}
+	store, err := sqlite.Open(ctx, cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	n, err := store.Migrate(ctx)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	log.Info("database ready", slog.String("path", cfg.Path), slog.Int("migrations_applied", n))
+	return store, nil
+}
+
+// Secret keys in the settings table.
+const (
+	jwtSecretKey    = "jwt_secret"
+	codeKeySetting  = "code_hmac_key"
+	callbackKeyName = "callback_hmac_key"
+)
+
+// NewService builds the account service. An empty jwt.secret means the
+// one generated once and kept in the database, with a warning.
+func NewService(ctx context.Context, cfg config.Config, store *sqlite.Store, log *slog.Logger) (*account.Service, error) {
+	secret := []byte(cfg.JWT.Secret)
+	if len(secret) == 0 {
+		var created bool
+		var err error
+		secret, created, err = account.InitSecret(ctx, store, jwtSecretKey, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			log.Warn("jwt.secret is empty: generated a signing secret and stored it in the database; set jwt.secret to manage it yourself")
+		} else {
+			log.Warn("jwt.secret is empty: signing with the secret generated earlier and stored in the database")
+		}
+	}
+	issuer, err := token.NewIssuer(secret, cfg.JWT.Issuer, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("jwt.secret: %w", err)
+	}
+	codeKey, _, err := account.InitSecret(ctx, store, codeKeySetting, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	hasher := password.NewHasher(password.DefaultParams, cfg.Password.MaxConcurrentHashes)
+	return account.NewService(store, hasher, issuer, account.Options{
+		AccessTTL:   cfg.JWT.AccessTTL,
+		RefreshTTL:  cfg.JWT.RefreshTTL,
+		CodeKey:     codeKey,
+		BotUsername: cfg.Telegram.BotUsername,
+	}), nil
+}
+
+// CallbackKey returns the key that signs the bot's button data, kept in
+// the database so buttons outlive restarts.
+func CallbackKey(ctx context.Context, store *sqlite.Store) ([]byte, error) {
+	key, _, err := account.InitSecret(ctx, store, callbackKeyName, time.Now())
+	return key, err
+}
+
+// Version is the module version and VCS revision the binary was built from.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "tgauth (unknown version)"
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			return "tgauth " + bi.Main.Version + " " + s.Value
+		}
+	}
+	return "tgauth " + bi.Main.Version
+}
