@@ -34,6 +34,7 @@ var _ account.Store = (*Store)(nil)
 // Store is an account.Store on one SQLite file.
 type Store struct {
 	reader
+	path  string
 	write *sql.DB
 	read  *sql.DB
 }
@@ -74,11 +75,19 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, 2*runtime.NumCPU())
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &Store{reader: reader{read}, write: write, read: read}, nil
+	return &Store{reader: reader{read}, path: path, write: write, read: read}, nil
 }
 
 // Migrate applies every pending migration and returns how many it applied.
+// Processes sharing the database (the API and the bot starting together)
+// take turns: goose has no lock for SQLite, so an exclusive lock on a file
+// beside the database serializes them, and the second finds nothing to do.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
+	unlock, err := lockFile(ctx, s.path+".migrate.lock")
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	defer unlock()
 	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, migrations.SQLite())
 	if err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)

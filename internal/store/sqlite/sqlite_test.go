@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"tgauth/internal/account"
 	"tgauth/internal/store/storetest"
+	"tgauth/migrations"
 )
 
 // openTest returns a migrated store on a fresh file, closed at cleanup.
@@ -77,6 +79,56 @@ func TestMigrateTwice(t *testing.T) {
 	if n, err := s.Migrate(t.Context()); err != nil || n != 0 {
 		t.Errorf("second Migrate = %d, %v; want 0, nil", n, err)
 	}
+}
+
+// Stores that migrate one fresh file at once (the API and the bot starting
+// together) take turns: every migration is applied once, none fails.
+func TestConcurrentMigrate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tgauth.db")
+	const n = 4
+	applied := make(chan int, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			s, err := Open(t.Context(), path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			k, err := s.Migrate(t.Context())
+			if err != nil {
+				errs <- err
+				return
+			}
+			applied <- k
+		})
+	}
+	wg.Wait()
+	close(errs)
+	close(applied)
+	for err := range errs {
+		t.Errorf("Migrate: %v", err)
+	}
+	total, firsts := 0, 0
+	for k := range applied {
+		total += k
+		if k > 0 {
+			firsts++
+		}
+	}
+	if want := countMigrations(t); total != want || firsts != 1 {
+		t.Errorf("applied %d migrations by %d stores, want %d by one", total, firsts, want)
+	}
+}
+
+func countMigrations(t *testing.T) int {
+	entries, err := fs.ReadDir(migrations.SQLite(), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
 }
 
 // pragma reads one pragma's value on db's connection.

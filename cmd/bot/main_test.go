@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tgauth/internal/account"
+	"tgauth/internal/app"
+	"tgauth/internal/config"
+	"tgauth/internal/telegramtest"
+)
+
+const token = "424242:main-test-token-DO-NOT-LOG"
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startBot runs the bot command until the test ends and returns its log.
+func startBot(t *testing.T, env map[string]string, args ...string) *lockedBuffer {
+	t.Helper()
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, environ, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("bot exited with %v, want a clean stop", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("bot did not stop within 30s of its context ending")
+		}
+		if strings.Contains(logs.String(), token) {
+			t.Errorf("the bot token reached the log:\n%s", logs)
+		}
+	})
+	return logs
+}
+
+// forgot asks for a reset code for a user with a chat, through the same
+// service the API uses, and returns the code from the outbox row.
+func forgot(t *testing.T, dbPath string, chatID string) string {
+	t.Helper()
+	ctx := t.Context()
+	cfg := config.Defaults()
+	cfg.Database.Path = dbPath
+	log := app.NewLogger(&lockedBuffer{}, cfg.Log)
+	store, err := app.OpenStore(ctx, cfg.Database, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc, err := app.NewService(ctx, cfg, store, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Register(ctx, account.RegisterParams{Username: "bob", Password: "BigBob27!", Account: chatID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.ForgotPassword(ctx, account.ResetParams{Username: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dbPath+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var code string
+	if err := db.QueryRow(`SELECT json_extract(payload, '$.code') FROM outbox WHERE kind = 'reset_code'`).Scan(&code); err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+func TestBotDeliversResetCode(t *testing.T) {
+	tg := telegramtest.New(t, token)
+	dbPath := filepath.Join(t.TempDir(), "tgauth.db")
+	startBot(t, map[string]string{
+		"TGAUTH_DATABASE_PATH":    dbPath,
+		"TGAUTH_TELEGRAM_TOKEN":   token,
+		"TGAUTH_TELEGRAM_API_URL": tg.URL,
+	})
+	code := forgot(t, dbPath, "31337")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var got []string
+	for range 2 { // "account linked", then the code
+		m, err := tg.WaitForMessage(ctx, 31337)
+		if err != nil {
+			t.Fatalf("messages so far %q: %v", got, err)
+		}
+		got = append(got, m.Text)
+	}
+	if !strings.Contains(got[1], code) {
+		t.Errorf("second message %q lacks the code %s", got[1], code)
+	}
+	// The poller answers too.
+	tg.InjectMessage(31337, "/whoami")
+	m, err := tg.WaitForMessage(ctx, 31337)
+	if err != nil || !strings.Contains(m.Text, "bob") {
+		t.Errorf("/whoami answered %q, %v", m.Text, err)
+	}
+}
+
+func TestBotDryRun(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "tgauth.db")
+	logs := startBot(t, map[string]string{"TGAUTH_DATABASE_PATH": dbPath}, "--dry-run")
+	code := forgot(t, dbPath, "555")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for !strings.Contains(logs.String(), "kind=reset_code") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("dry run never logged the reset code's send:\n%s", logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if strings.Contains(logs.String(), code) {
+		t.Errorf("dry run logged the code:\n%s", logs)
+	}
+}
+
+// Telegram unreachable: the bot starts anyway, keeps trying, and stops
+// cleanly.
+func TestBotStartsWhileTelegramIsDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close()
+	logs := startBot(t, map[string]string{
+		"TGAUTH_DATABASE_PATH":    filepath.Join(t.TempDir(), "tgauth.db"),
+		"TGAUTH_TELEGRAM_TOKEN":   token,
+		"TGAUTH_TELEGRAM_API_URL": down,
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for !strings.Contains(logs.String(), "get updates failed") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no warning about Telegram being down:\n%s", logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func TestBotNeedsToken(t *testing.T) {
+	err := run(t.Context(), nil, func(string) string { return "" }, []string{"TGAUTH_DATABASE_PATH=" + filepath.Join(t.TempDir(), "x.db")}, &lockedBuffer{})
+	if err == nil || !strings.Contains(err.Error(), "telegram.token") || !strings.Contains(err.Error(), "--dry-run") {
+		t.Errorf("run without a token = %v, want an error naming telegram.token and --dry-run", err)
+	}
+}

@@ -1,0 +1,320 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"tgauth/internal/account"
+)
+
+// What the bot says to people who write to it. Plain text: no parse mode,
+// so nothing in a name can be taken for markup.
+const (
+	replyHelp = "Commands:\n" +
+		"/start – show this chat's id (the id to register with)\n" +
+		"/whoami – the accounts linked to this chat\n" +
+		"/reset – send a password reset code for a linked account to this chat\n" +
+		"/unlink – unlink an account from this chat\n" +
+		"/help – this list"
+	replyBadLink = "This link is used, expired or unknown, so no account was linked to this chat. " +
+		"Ask your app for a new link and open it within 15 minutes."
+	replyFailed        = "Something went wrong. Please try again in a moment."
+	replyNoAccount     = "No account is linked to this chat."
+	replyWhichReset    = "Which account? A password reset code for it will be sent to this chat."
+	replyInvalidButton = "This button is not valid."
+	replyStaleButton   = "That is no longer possible: the account is not linked to this chat."
+	replyCancelled     = "Cancelled."
+)
+
+func replyStart(chatID int64) string {
+	return fmt.Sprintf("This chat's id is %d.\n\n"+
+		"To create an account that uses this chat, register with %d as its account "+
+		"(the \"account\" field). To link an account you already have, open the link your app gives you.\n\n"+
+		"/help lists the commands.", chatID, chatID)
+}
+
+func replyResetQueued(name string) string {
+	return "A reset code for " + name + " is on its way."
+}
+
+func replyResetRecent(name string) string {
+	return "A reset code for " + name + " was sent less than a minute ago: use that one, or try again in a minute."
+}
+
+// parseCommand splits a bot command, "/name[@botname] [arg]", into its
+// lower-cased name and its argument with surrounding space trimmed. ok is
+// false for a text that is not a command: one that does not start with "/"
+// followed by a name of ASCII letters, digits and "_".
+func parseCommand(text string) (name, arg string, ok bool) {
+	rest, found := strings.CutPrefix(text, "/")
+	if !found {
+		return "", "", false
+	}
+	word := rest
+	if i := strings.IndexFunc(rest, unicode.IsSpace); i >= 0 {
+		word, arg = rest[:i], rest[i:]
+	}
+	// "@botname" addresses one bot in a group; in a private chat it can
+	// only be us.
+	name, _, _ = strings.Cut(word, "@")
+	if name == "" || len(name) > 32 {
+		return "", "", false
+	}
+	for _, c := range []byte(name) {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
+			return "", "", false
+		}
+	}
+	return strings.ToLower(name), strings.TrimSpace(arg), true
+}
+
+// handleMessage answers a message in a private chat; groups get nothing.
+// Anything that is not a known command gets the help text.
+func (p *Poller) handleMessage(ctx context.Context, msg *tgbotapi.Message) error {
+	if msg.Chat == nil || !msg.Chat.IsPrivate() {
+		return nil
+	}
+	chatID := msg.Chat.ID
+	name, arg, _ := parseCommand(msg.Text)
+	switch name {
+	case "start":
+		return p.start(ctx, chatID, arg)
+	case "whoami":
+		return p.whoami(ctx, chatID)
+	case "reset":
+		return p.reset(ctx, chatID)
+	case "unlink":
+		return p.unlink(ctx, chatID)
+	default:
+		return p.say(ctx, chatID, replyHelp)
+	}
+}
+
+// say sends text to chatID.
+func (p *Poller) say(ctx context.Context, chatID int64, text string) error {
+	return p.reply(ctx, Message{ChatID: chatID, Text: text})
+}
+
+// failed tells the chat that something went wrong and returns err, with
+// the reply's own failure if any.
+func (p *Poller) failed(ctx context.Context, chatID int64, err error) error {
+	return errors.Join(err, p.say(ctx, chatID, replyFailed))
+}
+
+func (p *Poller) start(ctx context.Context, chatID int64, code string) error {
+	if code == "" {
+		return p.say(ctx, chatID, replyStart(chatID))
+	}
+	_, err := p.accounts.BindChat(ctx, code, chatID)
+	switch {
+	case errors.Is(err, account.ErrInvalidCode):
+		return p.say(ctx, chatID, replyBadLink)
+	case err != nil:
+		return p.failed(ctx, chatID, fmt.Errorf("start: %w", err))
+	}
+	// Linked. BindChat queued an "account linked" notice in the same
+	// transaction, which the dispatcher delivers: replying here as well
+	// would say it twice.
+	return nil
+}
+
+func (p *Poller) whoami(ctx context.Context, chatID int64) error {
+	users, err := p.accounts.ChatAccounts(ctx, chatID)
+	if err != nil {
+		return p.failed(ctx, chatID, fmt.Errorf("whoami: %w", err))
+	}
+	switch len(users) {
+	case 0:
+		return p.say(ctx, chatID, replyNoAccount)
+	case 1:
+		return p.say(ctx, chatID, "This chat is linked to "+users[0].Name()+".")
+	}
+	var b strings.Builder
+	b.WriteString("This chat is linked to these accounts:")
+	for _, u := range users {
+		b.WriteString("\n• " + u.Name())
+	}
+	return p.say(ctx, chatID, b.String())
+}
+
+func (p *Poller) reset(ctx context.Context, chatID int64) error {
+	users, err := p.accounts.ChatAccounts(ctx, chatID)
+	if err != nil {
+		return p.failed(ctx, chatID, fmt.Errorf("reset: %w", err))
+	}
+	switch len(users) {
+	case 0:
+		return p.say(ctx, chatID, replyNoAccount)
+	case 1:
+		u := users[0]
+		queued, err := p.accounts.ResetFromChat(ctx, chatID, u.ID)
+		switch {
+		case errors.Is(err, account.ErrNotFound): // unlinked meanwhile
+			return p.say(ctx, chatID, replyNoAccount)
+		case err != nil:
+			return p.failed(ctx, chatID, fmt.Errorf("reset: %w", err))
+		case !queued:
+			return p.say(ctx, chatID, replyResetRecent(u.Name()))
+		}
+		return p.say(ctx, chatID, replyResetQueued(u.Name()))
+	}
+	rows := make([][]Button, len(users))
+	for i, u := range users {
+		rows[i] = []Button{{Text: u.Name(), Data: p.signer.Sign(chatID, ActionReset, strconv.FormatInt(u.ID, 10))}}
+	}
+	return p.reply(ctx, Message{ChatID: chatID, Text: replyWhichReset, Buttons: rows})
+}
+
+func (p *Poller) unlink(ctx context.Context, chatID int64) error {
+	users, err := p.accounts.ChatAccounts(ctx, chatID)
+	if err != nil {
+		return p.failed(ctx, chatID, fmt.Errorf("unlink: %w", err))
+	}
+	if len(users) == 0 {
+		return p.say(ctx, chatID, replyNoAccount)
+	}
+	text := "Unlink " + users[0].Name() + " from this chat? It will no longer get reset codes or notices here."
+	if len(users) > 1 {
+		text = "Which account should be unlinked from this chat? It will no longer get reset codes or notices here."
+	}
+	rows := make([][]Button, 0, len(users)+1)
+	for _, u := range users {
+		rows = append(rows, []Button{{
+			Text: "Unlink " + u.Name(),
+			Data: p.signer.Sign(chatID, ActionUnlink, strconv.FormatInt(u.ID, 10)),
+		}})
+	}
+	rows = append(rows, []Button{{Text: "Cancel", Data: p.signer.Sign(chatID, ActionCancel, "0")}})
+	return p.reply(ctx, Message{ChatID: chatID, Text: text, Buttons: rows})
+}
+
+// errBadButton: a button whose data is signed but makes no sense.
+var errBadButton = errors.New("bad button")
+
+// pressOutcome is what a button press did: Answer pops up over the chat;
+// Edit, when not "", is added to the message, whose buttons go (Replace:
+// it becomes the message's whole text).
+type pressOutcome struct {
+	Answer  string
+	Edit    string
+	Replace bool
+}
+
+// handleCallback acts on a button press. The query is answered exactly
+// once on every path (Telegram shows a spinner until it is), and the
+// message is edited only when something was done.
+func (p *Poller) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery) error {
+	answered := false
+	answer := func(text string) error {
+		answered = true
+		return p.client.AnswerCallback(ctx, q.ID, text)
+	}
+	defer func() {
+		if !answered { // a panic on the way; handle logs it
+			_ = p.client.AnswerCallback(ctx, q.ID, replyFailed)
+		}
+	}()
+
+	msg := q.Message
+	if msg == nil || msg.Chat == nil {
+		// An inline-mode message: we never send buttons there.
+		return answer(replyInvalidButton)
+	}
+	chatID := msg.Chat.ID
+	action, arg, ok := p.signer.Verify(chatID, q.Data)
+	if !ok {
+		return answer(replyInvalidButton)
+	}
+	out, err := p.press(ctx, chatID, action, arg)
+	switch {
+	case errors.Is(err, errBadButton):
+		return answer(replyInvalidButton)
+	case errors.Is(err, account.ErrNotFound):
+		return answer(replyStaleButton)
+	case err != nil:
+		return errors.Join(err, answer(replyFailed))
+	}
+	if err := answer(out.Answer); err != nil {
+		return err
+	}
+	if out.Edit == "" {
+		return nil
+	}
+	text := out.Edit
+	if !out.Replace && msg.Text != "" && len(msg.Text)+len(out.Edit) < 4000 {
+		text = msg.Text + "\n\n" + out.Edit
+	}
+	if err := p.client.EditText(ctx, chatID, msg.MessageID, text); err != nil && !notModified(err) {
+		return err
+	}
+	return nil
+}
+
+// press carries out a verified button's action for chatID.
+func (p *Poller) press(ctx context.Context, chatID int64, action, arg string) (pressOutcome, error) {
+	switch action {
+	case ActionCancel:
+		return pressOutcome{Answer: replyCancelled, Edit: replyCancelled, Replace: true}, nil
+	case ActionNotMe:
+		u, err := p.accounts.SignOutFromChat(ctx, chatID, arg)
+		if err != nil {
+			return pressOutcome{}, err
+		}
+		return pressOutcome{
+			Answer: "Signed out everywhere.",
+			Edit:   "Signed out everywhere: every session of " + u.Name() + " has ended.",
+		}, nil
+	}
+
+	userID, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil {
+		return pressOutcome{}, errBadButton
+	}
+	switch action {
+	case ActionUnlink:
+		u, err := p.accounts.UnlinkChat(ctx, chatID, userID)
+		if err != nil {
+			return pressOutcome{}, err
+		}
+		return pressOutcome{
+			Answer: "Unlinked.",
+			Edit:   u.Name() + " is no longer linked to this chat.",
+		}, nil
+	case ActionReset:
+		// ResetFromChat does not return the account; its name comes from
+		// the chat's list, which also refuses an account not linked here.
+		users, err := p.accounts.ChatAccounts(ctx, chatID)
+		if err != nil {
+			return pressOutcome{}, err
+		}
+		i := slices.IndexFunc(users, func(u account.User) bool { return u.ID == userID })
+		if i < 0 {
+			return pressOutcome{}, account.ErrNotFound
+		}
+		name := users[i].Name()
+		queued, err := p.accounts.ResetFromChat(ctx, chatID, userID)
+		if err != nil {
+			return pressOutcome{}, err
+		}
+		if !queued {
+			// Keep the buttons: they work again in a minute.
+			return pressOutcome{Answer: "A code was sent less than a minute ago: use that one, or try again in a minute."}, nil
+		}
+		return pressOutcome{Answer: "A reset code is on its way.", Edit: replyResetQueued(name)}, nil
+	}
+	return pressOutcome{}, errBadButton
+}
+
+// notModified reports whether an edit failed only because the message
+// already reads so, as after a second press of the same button.
+func notModified(err error) bool {
+	var apiErr *tgbotapi.Error
+	return errors.As(err, &apiErr) && strings.Contains(apiErr.Message, "message is not modified")
+}

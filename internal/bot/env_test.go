@@ -1,0 +1,371 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tgauth/internal/account"
+	"tgauth/internal/password"
+	"tgauth/internal/store/sqlite"
+	"tgauth/internal/telegramtest"
+	"tgauth/internal/token"
+)
+
+// testToken looks like a real token; its secret half must never show in
+// a log.
+const (
+	testToken       = "123456:AAH-testTokenSecret_9zQ"
+	testTokenSecret = "AAH-testTokenSecret_9zQ"
+	testPassword    = "BigBob27!"
+)
+
+// fastParams keep argon2id cheap: these tests are not about its cost.
+var fastParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// testClock is a settable time source for the service.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// accounts is a real account.Service over a migrated SQLite file in a
+// temp dir.
+type accounts struct {
+	t     testing.TB
+	path  string
+	svc   *account.Service
+	clock *testClock
+}
+
+func newAccounts(t testing.TB) *accounts {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tgauth.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk := &testClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	secret, _, err := account.InitSecret(ctx, st, "jwt_secret", clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := token.NewIssuer(secret, "tgauth", clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := account.NewService(st, password.NewHasher(fastParams, 2), issuer, account.Options{
+		BotUsername:         telegramtest.DefaultUsername,
+		CodeKey:             []byte("test code key"),
+		Now:                 clk.Now,
+		ForgotPasswordFloor: time.Millisecond,
+	})
+	return &accounts{t: t, path: path, svc: svc, clock: clk}
+}
+
+// register creates a Watchdog account linked to chatID.
+func (a *accounts) register(username string, chatID int64) *account.User {
+	a.t.Helper()
+	u, err := a.svc.Register(context.Background(), account.RegisterParams{
+		Username: username, Password: testPassword, Account: strconv.FormatInt(chatID, 10),
+	})
+	if err != nil {
+		a.t.Fatalf("register %s: %v", username, err)
+	}
+	return u
+}
+
+// registerUnlinked creates an email account with no chat.
+func (a *accounts) registerUnlinked(email string) *account.User {
+	a.t.Helper()
+	at := a.clock.Now().Format(time.RFC3339)
+	u, err := a.svc.RegisterEmail(context.Background(), account.RegisterEmailParams{
+		Email: email, Password: testPassword, FirstName: "Test",
+		TOCAcceptedAt: at, PrivacyPolicyAcceptedAt: at,
+	})
+	if err != nil {
+		a.t.Fatalf("register %s: %v", email, err)
+	}
+	return u
+}
+
+// linkCode returns a fresh deep-link code for userID.
+func (a *accounts) linkCode(userID int64) string {
+	a.t.Helper()
+	l, err := a.svc.CreateLink(context.Background(), account.Principal{UserID: userID})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	_, code, ok := strings.Cut(l.URL, "?start=")
+	if !ok {
+		a.t.Fatalf("link %q has no start parameter", l.URL)
+	}
+	return code
+}
+
+// chatNames returns the names of the accounts linked to chatID.
+func (a *accounts) chatNames(chatID int64) []string {
+	a.t.Helper()
+	users, err := a.svc.ChatAccounts(context.Background(), chatID)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	var names []string
+	for _, u := range users {
+		names = append(names, u.Name())
+	}
+	return names
+}
+
+func (a *accounts) db() *sql.DB {
+	a.t.Helper()
+	db, err := sql.Open("sqlite", a.path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return db
+}
+
+// count runs a counting query on the database file itself.
+func (a *accounts) count(query string, args ...any) int {
+	a.t.Helper()
+	db := a.db()
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		a.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// queued is one outbox row.
+type queued struct {
+	ChatID int64
+	Kind   account.NoticeKind
+	Notice account.Notice
+}
+
+// outbox returns the outbox rows, oldest first.
+func (a *accounts) outbox() []queued {
+	a.t.Helper()
+	db := a.db()
+	defer db.Close()
+	rows, err := db.Query(`SELECT chat_id, kind, payload FROM outbox ORDER BY id`)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []queued
+	for rows.Next() {
+		var q queued
+		var payload string
+		if err := rows.Scan(&q.ChatID, &q.Kind, &payload); err != nil {
+			a.t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(payload), &q.Notice); err != nil {
+			a.t.Fatal(err)
+		}
+		out = append(out, q)
+	}
+	if err := rows.Err(); err != nil {
+		a.t.Fatal(err)
+	}
+	return out
+}
+
+// outboxFor returns the rows of kind queued for chatID.
+func (a *accounts) outboxFor(chatID int64, kind account.NoticeKind) []queued {
+	a.t.Helper()
+	var out []queued
+	for _, q := range a.outbox() {
+		if q.ChatID == chatID && q.Kind == kind {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// logBuffer collects log output from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// env is a bot under test: the real Client against the fake Bot API, and
+// the real service.
+type env struct {
+	*accounts
+	t      *testing.T
+	tg     *telegramtest.Server
+	client *Client
+	signer *Signer
+	logs   *logBuffer
+	log    *slog.Logger
+	// waitFor bounds each wait for the bot: 10s, longer in a synctest
+	// bubble, whose clock jumps over backoffs.
+	waitFor time.Duration
+}
+
+// newEnv starts a fake Bot API on a socket, without its flood limits
+// (tests that are about them turn them on), over a fresh database.
+func newEnv(t *testing.T, opts ...telegramtest.Option) *env {
+	t.Helper()
+	tg := telegramtest.New(t, testToken, append([]telegramtest.Option{telegramtest.WithoutRateLimits()}, opts...)...)
+	return newEnvWith(t, newAccounts(t), tg, NewClient(testToken, tg.URL, &http.Client{}))
+}
+
+func newEnvWith(t *testing.T, a *accounts, tg *telegramtest.Server, client *Client) *env {
+	logs := &logBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("bot log:\n%s", logs)
+		}
+	})
+	return &env{
+		accounts: a,
+		t:        t,
+		tg:       tg,
+		client:   client,
+		signer:   NewSigner([]byte("test signing key")),
+		logs:     logs,
+		log:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		waitFor:  10 * time.Second,
+	}
+}
+
+// quick backoffs for tests that provoke errors.
+var testPollerOptions = PollerOptions{MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
+
+// run starts a Poller in a goroutine; cleanup stops it and checks that Run
+// returned nil. It returns a function that does the same at once.
+func (e *env) run(opts PollerOptions) (stop func()) {
+	e.t.Helper()
+	p := NewPoller(e.client, e.svc, e.signer, e.log, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				e.t.Errorf("Run = %v, want nil", err)
+			}
+		})
+	}
+	e.t.Cleanup(stop)
+	return stop
+}
+
+// waitCtx bounds a wait within the test.
+func (e *env) waitCtx() context.Context {
+	ctx, cancel := context.WithTimeout(e.t.Context(), e.waitFor)
+	e.t.Cleanup(cancel)
+	return ctx
+}
+
+// say sends text from the user of private chat chatID and returns the
+// bot's next message to that chat.
+func (e *env) say(chatID int64, text string) telegramtest.Sent {
+	e.t.Helper()
+	e.tg.InjectMessage(chatID, text)
+	return e.next(chatID)
+}
+
+// next returns the bot's next message to chatID.
+func (e *env) next(chatID int64) telegramtest.Sent {
+	e.t.Helper()
+	m, err := e.tg.WaitForMessage(e.waitCtx(), chatID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+// press presses the button with data on message messageID of chatID and
+// returns the answer, once every update before it has been handled.
+func (e *env) press(chatID int64, messageID int, data string) telegramtest.CallbackAnswer {
+	e.t.Helper()
+	id := e.tg.InjectCallback(chatID, messageID, data)
+	a, err := e.tg.WaitForAnswer(e.waitCtx(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.barrier()
+	return a
+}
+
+// barrierChat is a chat used only to learn that the poller is done with
+// every update queued before.
+const barrierChat = 999_999
+
+// barrier returns once the poller has handled every update injected so
+// far: updates are handled in order, so a reply to a later one means the
+// earlier ones are done (their edits included).
+func (e *env) barrier() {
+	e.t.Helper()
+	e.say(barrierChat, "/help")
+}
+
+// button is an inline button as sent.
+type button struct {
+	Text string `json:"text"`
+	Data string `json:"callback_data"`
+}
+
+// buttons returns the inline buttons of m, row by row, flattened.
+func buttons(t *testing.T, m telegramtest.Sent) []button {
+	t.Helper()
+	if m.ReplyMarkup == "" {
+		return nil
+	}
+	var kb struct {
+		InlineKeyboard [][]button `json:"inline_keyboard"`
+	}
+	if err := json.Unmarshal([]byte(m.ReplyMarkup), &kb); err != nil {
+		t.Fatalf("reply_markup %s: %v", m.ReplyMarkup, err)
+	}
+	var out []button
+	for _, row := range kb.InlineKeyboard {
+		out = append(out, row...)
+	}
+	return out
+}
