@@ -241,9 +241,7 @@ func getReq(path string, header map[string]string) request {
 // with returns h with the extra header k: v, h unchanged.
 func withHeader(h map[string]string, k, v string) map[string]string {
 	out := map[string]string{k: v}
-	for hk, hv := range h {
-		out[hk] = hv
-	}
+	maps.Copy(out, h)
 	return out
 }
 
