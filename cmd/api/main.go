@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/term"
@@ -30,6 +31,7 @@ import (
 	"tgauth/internal/app"
 	"tgauth/internal/config"
 	"tgauth/internal/httpapi"
+	"tgauth/internal/metrics"
 )
 
 func main() {
@@ -119,7 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if cmd == "user create" {
 		return userCreate(ctx, accounts, create, stdin, stdout, stderr)
 	}
-	return serve(ctx, cfg, accounts, log)
+	return serve(ctx, cfg, accounts, store, log)
 }
 
 // parseUserCreate reads the arguments after "user": "create" and its
@@ -255,11 +257,13 @@ func promptPassword(ctx context.Context, fd int, prompt io.Writer) (string, erro
 	return pw, nil
 }
 
-// serve serves the HTTP API until ctx is done, then drains requests in
-// flight.
-func serve(ctx context.Context, cfg config.Config, accounts *account.Service, log *slog.Logger) error {
+// serve serves the HTTP API, and its metrics at /metrics (outbox included),
+// until ctx is done, then drains requests in flight.
+func serve(ctx context.Context, cfg config.Config, accounts *account.Service, outbox metrics.OutboxStats, log *slog.Logger) error {
 	gin.SetMode(gin.ReleaseMode)
-	handler, err := httpapi.New(accounts, cfg.HTTP, cfg.RateLimit, log)
+	reg := metrics.NewRegistry()
+	reg.MustRegister(metrics.NewOutboxCollector(outbox, time.Now))
+	handler, err := httpapi.New(accounts, cfg.HTTP, cfg.RateLimit, log, httpapi.WithRegistry(reg))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@
 //
 //	bot [--config FILE]             run (migrating the database first)
 //	bot [--config FILE] --dry-run   log what would be sent; needs no token
+//
+// With bot.metrics_addr set it serves Prometheus metrics at /metrics there.
 package main
 
 import (
@@ -13,14 +15,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"tgauth/internal/app"
 	"tgauth/internal/bot"
+	"tgauth/internal/metrics"
 	"tgauth/internal/store/sqlite"
 )
 
@@ -69,6 +76,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	signer := bot.NewSigner(key)
 	pacer := bot.NewPacer(bot.OverallRate, bot.PerChatGap, nil)
+	reg := metrics.NewRegistry()
+	reg.MustRegister(metrics.NewOutboxCollector(store, time.Now))
+	botMetrics, err := metrics.NewBot(reg)
+	if err != nil {
+		return err
+	}
 
 	var (
 		sender  bot.Sender = bot.DryRun{Log: log}
@@ -77,11 +90,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if !*dryRun {
 		client := bot.NewClient(cfg.Telegram.Token, cfg.Telegram.APIURL, &http.Client{})
 		sender = client
-		poller := bot.NewPoller(client, accounts, signer, log, bot.PollerOptions{Pace: pacer.Wait})
+		poller := bot.NewPoller(client, accounts, signer, log, bot.PollerOptions{Pace: pacer.Wait, Metrics: botMetrics})
 		workers = append(workers, poller.Run)
 	}
-	dispatcher := bot.NewDispatcher(store, sender, signer, pacer, log, bot.DispatcherOptions{PollInterval: cfg.Outbox.PollInterval})
+	dispatcher := bot.NewDispatcher(store, sender, signer, pacer, log, bot.DispatcherOptions{
+		PollInterval: cfg.Outbox.PollInterval,
+		Metrics:      botMetrics,
+	})
 	workers = append(workers, dispatcher.Run)
+	if cfg.Bot.MetricsAddr != "" {
+		serveMetrics, err := metricsServer(cfg.Bot.MetricsAddr, reg, log)
+		if err != nil {
+			return err
+		}
+		workers = append(workers, serveMetrics)
+	}
 
 	log.Info("bot running", slog.Bool("dry_run", *dryRun), slog.String("version", app.Version()))
 	// Each worker returns when ctx ends; the first to fail stops the rest.
@@ -101,4 +124,53 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// Timeouts of the metrics server: a scrape is one small GET.
+const (
+	metricsReadTimeout     = 10 * time.Second
+	metricsWriteTimeout    = 30 * time.Second
+	metricsIdleTimeout     = 60 * time.Second
+	metricsShutdownTimeout = 5 * time.Second
+)
+
+// metricsServer listens on addr and returns a worker that serves reg at
+// /metrics until ctx ends, then shuts the server down.
+func metricsServer(addr string, reg *prometheus.Registry, log *slog.Logger) (func(context.Context) error, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("bot.metrics_addr: %w", err)
+	}
+	h := metrics.Handler(reg, log)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	mux.Handle("GET /metrics/", h)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: metricsReadTimeout,
+		ReadTimeout:       metricsReadTimeout,
+		WriteTimeout:      metricsWriteTimeout,
+		IdleTimeout:       metricsIdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("metrics listening", slog.String("addr", ln.Addr().String()))
+	return func(ctx context.Context) error {
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		select {
+		case err := <-served:
+			return fmt.Errorf("metrics server: %w", err)
+		case <-ctx.Done():
+		}
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), metricsShutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("metrics server shutdown: %w", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("metrics server: %w", err)
+		}
+		return nil
+	}, nil
 }

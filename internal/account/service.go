@@ -76,6 +76,10 @@ func (s *Service) clock() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
 }
 
+// Hasher returns the password hasher, whose load (hashes running and
+// queued) the transports export as metrics.
+func (s *Service) Hasher() *password.Hasher { return s.hasher }
+
 // Ready reports whether the store answers.
 func (s *Service) Ready(ctx context.Context) error {
 	return s.store.Ping(ctx)

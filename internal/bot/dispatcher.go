@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tgauth/internal/account"
+	"tgauth/internal/metrics"
 )
 
 // Outbox is what the dispatcher needs of the store: leased claims, and
@@ -32,6 +33,7 @@ type DispatcherOptions struct {
 	MaxBackoff   time.Duration    // 10m
 	MaxAttempts  int              // 25 failed tries and a message is given up
 	Now          func() time.Time // time.Now
+	Metrics      *metrics.Bot     // nil: none recorded
 }
 
 func (o *DispatcherOptions) defaults() {
@@ -123,12 +125,14 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 		// One message per chat per turn: the rest wait for the chat's
 		// next turn, and no chat holds back the others.
 		if ok, at := d.pacer.TryChat(m.ChatID); !ok {
+			d.opts.Metrics.Send(metrics.SendDeferred)
 			d.reschedule(settle, m, at, false, "")
 			continue
 		}
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
+			d.opts.Metrics.Send(metrics.SendDeferred)
 			d.reschedule(settle, m, d.opts.Now(), false, "")
 			continue
 		}
@@ -154,14 +158,18 @@ func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessag
 		return
 	}
 	if err := d.pacer.WaitOverall(ctx); err != nil {
+		d.opts.Metrics.Send(metrics.SendDeferred)
 		d.reschedule(settle, m, now, false, "")
 		return
 	}
 	sendCtx, cancel := context.WithTimeout(settle, callTimeout)
+	start := time.Now()
 	id, err := d.sender.Send(sendCtx, msg)
+	d.opts.Metrics.ObserveSend(time.Since(start))
 	cancel()
 	now = d.opts.Now()
 	if err == nil {
+		d.opts.Metrics.Send(metrics.SendSent)
 		d.pacer.Sent(m.ChatID)
 		if err := d.outbox.MarkSent(settle, m.ID, d.claimant, id, scrub(m.Payload), now); err != nil {
 			d.log.Warn("outbox mark sent", slog.Int64("outbox_id", m.ID), slog.String("error", err.Error()))
@@ -173,11 +181,14 @@ func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessag
 	case outcome == Permanent:
 		d.dead(settle, m, err.Error())
 	case outcome == Throttled:
+		d.opts.Metrics.Throttled()
+		d.opts.Metrics.Send(metrics.SendRetried)
 		d.pacer.Delay(m.ChatID, now.Add(wait))
 		d.reschedule(settle, m, now.Add(wait), false, err.Error())
 	case m.Attempts+1 >= d.opts.MaxAttempts:
 		d.dead(settle, m, fmt.Sprintf("gave up after %d tries: %s", m.Attempts+1, err))
 	default:
+		d.opts.Metrics.Send(metrics.SendRetried)
 		d.reschedule(settle, m, now.Add(d.backoff(m.Attempts)), true, err.Error())
 	}
 }
@@ -203,6 +214,7 @@ func (d *Dispatcher) reschedule(ctx context.Context, m account.OutboxMessage, ne
 }
 
 func (d *Dispatcher) dead(ctx context.Context, m account.OutboxMessage, reason string) {
+	d.opts.Metrics.Send(metrics.SendDead)
 	d.log.Warn("message given up", slog.Int64("outbox_id", m.ID), slog.Int64("chat_id", m.ChatID),
 		slog.String("kind", string(m.Kind)), slog.String("reason", reason))
 	if err := d.outbox.MarkDead(ctx, m.ID, d.claimant, reason, scrub(m.Payload), d.opts.Now()); err != nil {

@@ -14,6 +14,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"tgauth/internal/account"
+	"tgauth/internal/metrics"
 )
 
 // Poller defaults.
@@ -50,6 +51,7 @@ type Poller struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	pace       func(ctx context.Context, chatID int64) error
+	metrics    *metrics.Bot
 }
 
 // PollerOptions tune a Poller. Zero values take the defaults noted.
@@ -65,6 +67,8 @@ type PollerOptions struct {
 	// that replies share the dispatcher's rate limits; an error drops the
 	// reply. Nil: no pacing.
 	Pace func(ctx context.Context, chatID int64) error
+	// Metrics counts updates and 429s; nil records none.
+	Metrics *metrics.Bot
 }
 
 // NewPoller returns a Poller that reads updates through client and acts
@@ -79,6 +83,7 @@ func NewPoller(client *Client, accounts *account.Service, signer *Signer, log *s
 		minBackoff: cmp.Or(opts.MinBackoff, pollDefaultMinBackoff),
 		maxBackoff: cmp.Or(opts.MaxBackoff, pollDefaultMaxBackoff),
 		pace:       opts.Pace,
+		metrics:    opts.Metrics,
 	}
 	// Telegram's timeout is whole seconds: 0 would turn the long poll into
 	// a busy loop.
@@ -144,6 +149,7 @@ func (p *Poller) pollFailed(err error, failures int, conflict *bool) time.Durati
 				"error", err.Error(), "retry_in", delay)
 		}
 	case outcome == Throttled:
+		p.metrics.Throttled()
 		delay = max(delay, retryAfter)
 		p.log.Warn("telegram throttled getUpdates", "retry_in", delay)
 	case outcome == Permanent:
@@ -210,9 +216,13 @@ func (p *Poller) handle(ctx context.Context, u tgbotapi.Update) {
 	var err error
 	switch {
 	case u.Message != nil:
+		p.metrics.Update(metrics.UpdateMessage)
 		err = p.handleMessage(ctx, u.Message)
 	case u.CallbackQuery != nil:
+		p.metrics.Update(metrics.UpdateCallback)
 		err = p.handleCallback(ctx, u.CallbackQuery)
+	default:
+		p.metrics.Update(metrics.UpdateOther)
 	}
 	if err != nil {
 		p.log.Error("handle update", "update_id", u.UpdateID, "chat_id", chatID, "error", err.Error())
@@ -243,6 +253,9 @@ func (p *Poller) reply(ctx context.Context, m Message) error {
 			return nil
 		}
 		outcome, retryAfter := Classify(err)
+		if outcome == Throttled {
+			p.metrics.Throttled()
+		}
 		if outcome != Throttled || attempt > 0 || retryAfter > maxReplyRetryAfter {
 			return err
 		}

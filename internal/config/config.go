@@ -34,6 +34,7 @@ type Config struct {
 	RateLimit RateLimit `koanf:"ratelimit"`
 	Password  Password  `koanf:"password"`
 	Outbox    Outbox    `koanf:"outbox"`
+	Bot       Bot       `koanf:"bot"`
 	Log       Log       `koanf:"log"`
 }
 
@@ -93,6 +94,13 @@ type Password struct {
 // Outbox configures the outbox dispatcher.
 type Outbox struct {
 	PollInterval time.Duration `koanf:"poll_interval"`
+}
+
+// Bot configures the bot process beyond its Telegram client.
+type Bot struct {
+	// MetricsAddr is where the bot serves Prometheus metrics at /metrics,
+	// host:port or :port; empty (the default) serves none.
+	MetricsAddr string `koanf:"metrics_addr"`
 }
 
 // Log configures the slog handler.

@@ -134,6 +134,7 @@ func TestEveryExampleKeyFromEnv(t *testing.T) {
 		"ratelimit.enabled":              {"false", false, func(c Config) any { return c.RateLimit.Enabled }},
 		"password.max_concurrent_hashes": {"1000", 1000, func(c Config) any { return c.Password.MaxConcurrentHashes }},
 		"outbox.poll_interval":           {"1s", time.Second, func(c Config) any { return c.Outbox.PollInterval }},
+		"bot.metrics_addr":               {"127.0.0.1:9091", "127.0.0.1:9091", func(c Config) any { return c.Bot.MetricsAddr }},
 		"log.level":                      {"debug", "debug", func(c Config) any { return c.Log.Level }},
 		"log.format":                     {"json", "json", func(c Config) any { return c.Log.Format }},
 	}
@@ -384,6 +385,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"url scheme", []string{"TGAUTH_DATABASE_URL=mysql://db/x"}, []string{"database.url: must be empty or a postgres://"}},
 		{"postgresql ok", []string{"TGAUTH_DATABASE_URL=postgresql:///tgauth?host=/run"}, nil},
 		{"addr", []string{"TGAUTH_HTTP_ADDR=8080"}, []string{`http.addr: must be host:port or :port, got "8080"`}},
+		{"metrics addr", []string{"TGAUTH_BOT_METRICS_ADDR=9091"}, []string{`bot.metrics_addr: must be empty, host:port or :port, got "9091"`}},
+		{"metrics addr port", []string{"TGAUTH_BOT_METRICS_ADDR=:9091"}, nil},
 		{"proxy", []string{"TGAUTH_HTTP_TRUSTED_PROXIES=10.0.0.1,proxy.local,10.0.0.0/33"}, []string{
 			`http.trusted_proxies: "proxy.local" is not an IP`, `http.trusted_proxies: "10.0.0.0/33" is not an IP`,
 		}},

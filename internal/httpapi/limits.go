@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"tgauth/internal/metrics"
 	"tgauth/internal/ratelimit"
 )
 
@@ -68,10 +69,12 @@ func (s *Server) limit(c *gin.Context, route, account string) error {
 	}
 	l := s.limiters[route]
 	if ok, retry := l.ip.Allow(ratelimit.IPKey(c.ClientIP())); !ok {
+		s.metrics.RateLimited(c.FullPath(), metrics.LimitIP)
 		return &rateLimitedError{retry}
 	}
 	if account != "" {
 		if ok, retry := l.account.Allow(strings.ToLower(account)); !ok {
+			s.metrics.RateLimited(c.FullPath(), metrics.LimitAccount)
 			return &rateLimitedError{retry}
 		}
 	}

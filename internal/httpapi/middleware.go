@@ -56,19 +56,24 @@ func requestID(c *gin.Context) string {
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
-	}
 	s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "http request",
 		slog.String("request_id", requestID(c)),
 		slog.String("method", c.Request.Method),
-		slog.String("route", route),
+		slog.String("route", routeOf(c)),
 		slog.Int("status", c.Writer.Status()),
 		slog.Int("bytes", max(c.Writer.Size(), 0)),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("client_ip", c.ClientIP()),
 	)
+}
+
+// observe counts each request and its duration by route pattern, method
+// and status. It runs outside recoverPanic, so a panic counts as the 500
+// it answers.
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	s.metrics.ObserveRequest(routeOf(c), c.Request.Method, c.Writer.Status(), time.Since(start))
 }
 
 // recoverPanic turns a panic in a handler into a logged 500 problem.

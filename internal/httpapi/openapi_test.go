@@ -476,6 +476,10 @@ func contractMain(t *testing.T, ct *contract) {
 	if !bytes.Equal(rec.Body.Bytes(), openAPISpec) {
 		t.Errorf("GET /openapi.yaml is not the embedded document")
 	}
+	rec = ct.want(t, e, getReq("/metrics", nil), http.StatusOK)
+	if !strings.Contains(rec.Body.String(), "tgauth_http_requests_total{") {
+		t.Errorf("GET /metrics lacks tgauth_http_requests_total:\n%s", rec.Body)
+	}
 }
 
 // contractBodies sends every route with a body one too large, one of

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"tgauth/internal/account"
 	"tgauth/internal/config"
+	"tgauth/internal/metrics"
 )
 
 // Server routes HTTP requests to the account service.
@@ -25,13 +27,46 @@ type Server struct {
 	maxBody      int64
 	clientTokens [][sha256.Size]byte
 	limiters     map[string]limiterPair // nil when rate limits are off
+	metrics      *metrics.HTTP
 	engine       *gin.Engine
 }
 
-// New returns a Server for accounts configured by cfg and limits. Gin's
-// mode is global: main sets it (release) before calling New.
-func New(accounts *account.Service, cfg config.HTTP, limits config.RateLimit, log *slog.Logger) (*Server, error) {
+// An Option tunes New.
+type Option func(*options)
+
+type options struct {
+	registry *prometheus.Registry
+}
+
+// WithRegistry makes the Server register its series with reg and serve
+// everything reg gathers at GET /metrics. Without it the Server keeps a
+// registry of its own (metrics.NewRegistry).
+func WithRegistry(reg *prometheus.Registry) Option {
+	return func(o *options) { o.registry = reg }
+}
+
+// New returns a Server for accounts configured by cfg and limits. It
+// serves Prometheus metrics at GET /metrics: requests, logins, rate-limit
+// refusals, password hashes, and whatever else the registry holds (see
+// WithRegistry). Gin's mode is global: main sets it (release) before
+// calling New.
+func New(accounts *account.Service, cfg config.HTTP, limits config.RateLimit, log *slog.Logger, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	reg := o.registry
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
 	s := &Server{accounts: accounts, log: log, maxBody: cfg.MaxBodyBytes}
+	var err error
+	if s.metrics, err = metrics.NewHTTP(reg); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if err := metrics.RegisterHasher(reg, accounts.Hasher()); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	for _, t := range cfg.ClientTokens {
 		s.clientTokens = append(s.clientTokens, sha256.Sum256([]byte(t)))
 	}
@@ -49,25 +84,26 @@ func New(accounts *account.Service, cfg config.HTTP, limits config.RateLimit, lo
 	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
-	e.Use(withRequestID, s.accessLog, s.recoverPanic, s.limitBody)
+	e.Use(withRequestID, s.accessLog, s.observe, s.recoverPanic, s.limitBody)
 	e.NoRoute(s.handle(func(*gin.Context) error { return errNotFound }))
 	e.NoMethod(s.handle(func(*gin.Context) error { return errMethodNotAllowed }))
 
 	s.route(e, http.MethodGet, "/healthz", s.healthz)
 	s.route(e, http.MethodGet, "/readyz", s.readyz)
 	s.route(e, http.MethodGet, "/openapi.yaml", s.openAPI)
+	s.route(e, http.MethodGet, "/metrics", serveHandler(metrics.Handler(reg, log)))
 
 	// Watchdog
 	s.route(e, http.MethodPost, "/v1/register", s.register)
-	s.route(e, http.MethodPost, "/v1/login", s.login)
+	s.route(e, http.MethodPost, "/v1/login", s.countLogin(s.login))
 	s.route(e, http.MethodPost, "/v1/change-password", s.changePassword)
 	s.route(e, http.MethodGet, "/v1/me", s.me)
 
 	// NOWATCH
 	s.route(e, http.MethodPost, "/v1/auth/register", s.client(s.registerEmail))
-	s.route(e, http.MethodPost, "/v1/auth/login", s.client(s.loginPair(false)))
-	s.route(e, http.MethodPost, "/v2/auth/login", s.client(s.loginPair(false)))
-	s.route(e, http.MethodPost, "/v2/auth/login/admin", s.client(s.loginPair(true)))
+	s.route(e, http.MethodPost, "/v1/auth/login", s.client(s.countLogin(s.loginPair(false))))
+	s.route(e, http.MethodPost, "/v2/auth/login", s.client(s.countLogin(s.loginPair(false))))
+	s.route(e, http.MethodPost, "/v2/auth/login/admin", s.client(s.countLogin(s.loginPair(true))))
 	s.route(e, http.MethodPost, "/v1/auth/refresh", s.client(s.refresh))
 	s.route(e, http.MethodPost, "/v1/auth/forgot_password", s.client(s.forgotPassword))
 	s.route(e, http.MethodPost, "/v1/auth/confirm_new_password", s.client(s.confirmNewPassword))

@@ -92,3 +92,20 @@ func (s *Store) MarkDead(ctx context.Context, id int64, claimant, reason string,
 	return s.settle(ctx, "mark dead", id, claimant, `dead_at = ?, last_error = ?, payload = ?`,
 		fmtTime(at), reason, string(payload))
 }
+
+// OutboxStats returns how many messages are due at now (unsent, not given
+// up, next attempt reached; claimed ones included) and how long the oldest
+// of them has been queued, 0 when none is due.
+func (s *Store) OutboxStats(ctx context.Context, now time.Time) (due int, oldestDue time.Duration, err error) {
+	var oldest time.Time
+	err = s.read.QueryRowContext(ctx, `SELECT count(*), min(created_at) FROM outbox
+		WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= ?`, fmtTime(now)).
+		Scan(&due, nullTime{&oldest})
+	if err != nil {
+		return 0, 0, fmt.Errorf("outbox stats: %w", err)
+	}
+	if due > 0 {
+		oldestDue = max(now.Sub(oldest), 0)
+	}
+	return due, oldestDue, nil
+}
