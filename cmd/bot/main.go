@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if !*dryRun {
 		client := bot.NewClient(cfg.Telegram.Token, cfg.Telegram.APIURL, &http.Client{})
 		sender = client
-		poller := bot.NewPoller(client, accounts, signer, log, bot.PollerOptions{Pace: pacer.Wait, Metrics: botMetrics})
+		poller := bot.NewPoller(client, accounts, signer, log, bot.PollerOptions{Pace: pacer.Wait, Sent: pacer.Sent, Metrics: botMetrics})
 		workers = append(workers, poller.Run)
 	}
 	dispatcher := bot.NewDispatcher(store, sender, signer, pacer, log, bot.DispatcherOptions{

@@ -51,6 +51,7 @@ type Poller struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	pace       func(ctx context.Context, chatID int64) error
+	sent       func(chatID int64)
 	metrics    *metrics.Bot
 }
 
@@ -67,6 +68,10 @@ type PollerOptions struct {
 	// that replies share the dispatcher's rate limits; an error drops the
 	// reply. Nil: no pacing.
 	Pace func(ctx context.Context, chatID int64) error
+	// Sent is called after Telegram accepted a reply, so that the chat's
+	// gap counts from then (Pacer.Sent), as it does for notices. Nil:
+	// nothing is recorded.
+	Sent func(chatID int64)
 	// Metrics counts updates and 429s; nil records none.
 	Metrics *metrics.Bot
 }
@@ -83,6 +88,7 @@ func NewPoller(client *Client, accounts *account.Service, signer *Signer, log *s
 		minBackoff: cmp.Or(opts.MinBackoff, pollDefaultMinBackoff),
 		maxBackoff: cmp.Or(opts.MaxBackoff, pollDefaultMaxBackoff),
 		pace:       opts.Pace,
+		sent:       opts.Sent,
 		metrics:    opts.Metrics,
 	}
 	// Telegram's timeout is whole seconds: 0 would turn the long poll into
@@ -250,6 +256,9 @@ func (p *Poller) reply(ctx context.Context, m Message) error {
 		}
 		_, err := p.client.Send(ctx, m)
 		if err == nil {
+			if p.sent != nil {
+				p.sent(m.ChatID)
+			}
 			return nil
 		}
 		outcome, retryAfter := Classify(err)

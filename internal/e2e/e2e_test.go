@@ -267,17 +267,10 @@ func TestBotCommands(t *testing.T) {
 // Replies keep Telegram's one message a second per chat, counted as
 // Telegram counts it: from when it took the previous message, which is
 // some time after the bot sent it.
-//
-// Known to fail: the poller paces a reply with Pacer.Wait, which takes the
-// chat's turn before the send, and nothing calls Pacer.Sent after it (as
-// the dispatcher does), so the next turn comes 1s after the previous turn
-// was taken rather than 1s after Telegram took the message. When one reply
-// is slower on the wire than the next, they reach Telegram less than 1s
-// apart: a 429, which the reply waits out. With replies that take the
-// same time it happens by chance, about one run in three of
-// TestBotCommands.
+// So a reply records its send with the Pacer once Telegram answered
+// (PollerOptions.Sent), as the dispatcher does: without it, one reply
+// slower on the wire than the next reached Telegram under 1s after it.
 func TestRepliesKeepChatGap(t *testing.T) {
-	t.Skip("known defect in internal/bot: Poller replies never call Pacer.Sent; remove this skip once they do")
 	t.Parallel()
 	s := newStack(t)
 	s.startBot(botOptions{pollInterval: 50 * time.Millisecond, transport: &slowSends{delay: 100 * time.Millisecond}})

@@ -154,7 +154,7 @@ func (s *stack) newBot(opts botOptions) *botProcess {
 	client := bot.NewClient(s.cfg.Telegram.Token, s.cfg.Telegram.APIURL, &http.Client{Transport: opts.transport})
 	p := &botProcess{s: s, store: store}
 	if !opts.dispatcherOnly {
-		poller := bot.NewPoller(client, svc, signer, log, bot.PollerOptions{Pace: pacer.Wait})
+		poller := bot.NewPoller(client, svc, signer, log, bot.PollerOptions{Pace: pacer.Wait, Sent: pacer.Sent})
 		p.workers = append(p.workers, poller.Run)
 	}
 	d := bot.NewDispatcher(store, client, signer, pacer, log, bot.DispatcherOptions{PollInterval: opts.pollInterval})
@@ -191,13 +191,8 @@ func (p *botProcess) start() {
 			tb.Errorf("bot worker returned %v, want nil", err)
 		}
 		p.store.Close()
-		// Not an error (yet): the poller's replies take the chat's turn
-		// before they are sent and never report when they went out, so a
-		// reply can follow the chat's previous message by a hair under
-		// Telegram's 1s, and get a 429 that it waits out. See
-		// TestRepliesKeepChatGap.
 		if n := p.s.tg.LimitViolations(); n > 0 {
-			tb.Logf("the bot was throttled by the fake Telegram %d time(s)", n)
+			tb.Errorf("the fake Telegram refused %d send(s) for its rate limits", n)
 		}
 	})
 }
