@@ -91,6 +91,7 @@ func New(accounts *account.Service, cfg config.HTTP, limits config.RateLimit, lo
 	s.route(e, http.MethodGet, "/healthz", s.healthz)
 	s.route(e, http.MethodGet, "/readyz", s.readyz)
 	s.route(e, http.MethodGet, "/openapi.yaml", s.openAPI)
+	s.routeDocs(e)
 	s.route(e, http.MethodGet, "/metrics", serveHandler(metrics.Handler(reg, log)))
 
 	// Watchdog
