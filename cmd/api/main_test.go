@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,6 +22,21 @@ type server struct {
 	base string
 	stop context.CancelFunc
 	done chan error
+
+	logMu   sync.Mutex
+	logs    strings.Builder // every line the command logged
+	scanned chan struct{}   // closed when the command's stderr ends
+}
+
+// logText returns what the command has logged so far; after shutdown,
+// all of it.
+func (s *server) logText() string {
+	if s.stop == nil {
+		<-s.scanned
+	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.logs.String()
 }
 
 // start runs `api` with the given environment until the test ends or
@@ -42,17 +58,23 @@ func start(t *testing.T, env map[string]string) *server {
 	}()
 	listening := regexp.MustCompile(`msg=listening addr=(\S+)`)
 	addr := make(chan string, 1)
+	s := &server{stop: cancel, done: done, scanned: make(chan struct{})}
 	go func() {
+		defer close(s.scanned)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
+			s.logMu.Lock()
+			s.logs.WriteString(sc.Text() + "\n")
+			s.logMu.Unlock()
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
 		}
+		io.Copy(io.Discard, pr) // a line too long for the scanner
 	}()
 	select {
 	case a := <-addr:
-		s := &server{base: "http://" + a, stop: cancel, done: done}
+		s.base = "http://" + a
 		t.Cleanup(func() { s.shutdown(t) })
 		return s
 	case err := <-done:

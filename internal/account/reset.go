@@ -123,9 +123,10 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 	} else if len(p.Code) != CodeDigits || strings.Trim(p.Code, "0123456789") != "" {
 		ve.Add("verification_code", "must be "+strconv.Itoa(CodeDigits)+" digits")
 	}
-	if p.NewPassword == "" {
-		ve.Add("new_password", "is required")
-	}
+	// The policy is judged before the account is looked up, against the
+	// identifier given, so that its verdict cannot tell whether the
+	// account exists.
+	validateNewPassword(&ve, "new_password", p.NewPassword, p.Email, p.Username)
 	if err := ve.Err(); err != nil {
 		return err
 	}
@@ -135,10 +136,6 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 	}
 	if err != nil {
 		return fmt.Errorf("confirm new password: %w", err)
-	}
-	validateNewPassword(&ve, "new_password", p.NewPassword, u.Email, u.Username)
-	if err := ve.Err(); err != nil {
-		return err
 	}
 
 	// A first transaction checks the code and commits a wrong try; the
@@ -158,6 +155,12 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 	}
 	if err != nil {
 		return fmt.Errorf("confirm new password: %w", err)
+	}
+	// Only a holder of the code gets here: now the policy may look at the
+	// account's other identifier too.
+	validateNewPassword(&ve, "new_password", p.NewPassword, u.Email, u.Username)
+	if err := ve.Err(); err != nil {
+		return err
 	}
 	pwHash, err := s.hasher.Hash(ctx, p.NewPassword)
 	if err != nil {

@@ -104,7 +104,12 @@ func validateEmail(ve *ValidationError, field, v string) {
 	}
 	addr, err := mail.ParseAddress(v)
 	_, domain, _ := strings.Cut(v, "@")
-	if err != nil || addr.Address != v || addr.Name != "" ||
+	// Invisible and control characters would let one address pose as
+	// another ("admin\u200b@example.com").
+	hidden := strings.IndexFunc(v, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r)
+	}) >= 0
+	if err != nil || hidden || addr.Address != v || addr.Name != "" ||
 		!strings.Contains(domain, ".") || strings.HasSuffix(domain, ".") || strings.HasPrefix(domain, ".") {
 		ve.Add(field, "must be an email address like name@example.com")
 	}

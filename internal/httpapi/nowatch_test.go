@@ -94,6 +94,7 @@ func TestRegisterEmailInvalid(t *testing.T) {
 			{Field: "privacy_policy_accepted_at", Message: "is required"},
 		}},
 		{"not an email", map[string]string{"email": "Bob <bob@example.com>"}, []account.FieldError{{Field: "email", Message: "must be an email address like name@example.com"}}},
+		{"email with an invisible character", map[string]string{"email": "spongebob\u200b@bikinibottom.com"}, []account.FieldError{{Field: "email", Message: "must be an email address like name@example.com"}}},
 		{"email without a dot in the domain", map[string]string{"email": "bob@localhost"}, []account.FieldError{{Field: "email", Message: "must be an email address like name@example.com"}}},
 		{"email too long", map[string]string{"email": strings.Repeat("a", 250) + "@b.co"}, []account.FieldError{{Field: "email", Message: "must be at most 254 characters"}}},
 		{"password is the email", map[string]string{"email": "Bob.Smith1!@Example.com", "password": "bob.smith1!@example.com"}, []account.FieldError{

@@ -1,0 +1,157 @@
+package account_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tgauth/internal/account"
+	"tgauth/internal/password"
+	"tgauth/internal/store/sqlite"
+	"tgauth/internal/token"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// newService returns a Service over a real, migrated SQLite file, with
+// cheap password hashing and a bot to link to.
+func newService(tb testing.TB) (*account.Service, *clock) {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "tgauth.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	secret, _, err := account.InitSecret(ctx, st, "jwt_secret", clk.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	issuer, err := token.NewIssuer(secret, "tgauth", clk.Now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fast := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	svc := account.NewService(st, password.NewHasher(fast, 2), issuer, account.Options{Now: clk.Now, BotUsername: "tgauth_bot"})
+	return svc, clk
+}
+
+// The ways FuzzBindChatCode makes its candidate code from the fuzzed one.
+const (
+	candidateAsIs     = iota // the fuzzed code alone
+	candidateAppended        // the live code, then the fuzzed one
+	candidateMutated         // the live code with one byte replaced
+	candidateReal            // the live code itself
+	candidateExpired         // the live code, at its expiry
+	candidateKinds
+)
+
+// FuzzBindChatCode offers BindChat random codes against an account with a
+// live deep-link code: only that exact code, before it expires, binds a
+// chat, and only once; anything else is ErrInvalidCode and leaves the
+// account unlinked.
+func FuzzBindChatCode(f *testing.F) {
+	f.Add("", int64(7), uint8(candidateReal))
+	f.Add("", int64(0), uint8(candidateReal))
+	f.Add("x", int64(7), uint8(candidateAppended))
+	f.Add("A", int64(7), uint8(candidateMutated))
+	f.Add("", int64(7), uint8(candidateExpired))
+	f.Add(strings.Repeat("A", 43), int64(7), uint8(candidateAsIs))
+	f.Add("abc\x00", int64(-5), uint8(candidateAsIs))
+
+	ctx := context.Background()
+	svc, clk := newService(f)
+	start := clk.Now()
+	u, err := svc.CreateUser(ctx, account.CreateUserParams{Email: "bob@example.com", Password: "BigBob27!"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	pr := account.Principal{UserID: u.ID}
+	newCode := func(t testing.TB) (string, time.Time) {
+		clk.Set(start)
+		l, err := svc.CreateLink(ctx, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, code, ok := strings.Cut(l.URL, "?start=")
+		if !ok || code == "" {
+			t.Fatalf("CreateLink URL = %q, want ?start=<code>", l.URL)
+		}
+		return code, l.ExpiresAt
+	}
+	live, expires := newCode(f)
+
+	f.Fuzz(func(t *testing.T, code string, chatID int64, kind uint8) {
+		clk.Set(start)
+		candidate := code
+		switch kind % candidateKinds {
+		case candidateAppended:
+			candidate = live + code
+		case candidateMutated:
+			b := []byte(live)
+			var c byte = 'A'
+			if code != "" {
+				c = code[0]
+			}
+			b[len(code)%len(b)] = c
+			candidate = string(b)
+		case candidateReal:
+			candidate = live
+		case candidateExpired:
+			candidate = live
+			clk.Set(expires)
+		}
+		wantBind := candidate == live && chatID > 0 && kind%candidateKinds != candidateExpired
+
+		got, err := svc.BindChat(ctx, candidate, chatID)
+		clk.Set(start)
+		me, perr := svc.Profile(ctx, pr)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		if !wantBind {
+			if !errors.Is(err, account.ErrInvalidCode) || got != nil {
+				t.Fatalf("BindChat(%q, %d) = %+v, %v; want ErrInvalidCode", candidate, chatID, got, err)
+			}
+			if me.ChatID != 0 {
+				t.Fatalf("BindChat(%q, %d) failed but linked chat %d", candidate, chatID, me.ChatID)
+			}
+			return
+		}
+		if err != nil || got == nil || got.ID != u.ID || got.ChatID != chatID || me.ChatID != chatID {
+			t.Fatalf("BindChat(live code, %d) = %+v, %v (account's chat %d); want the account linked", chatID, got, err, me.ChatID)
+		}
+		// Single use.
+		if again, err := svc.BindChat(ctx, live, chatID); !errors.Is(err, account.ErrInvalidCode) || again != nil {
+			t.Fatalf("BindChat(spent code) = %+v, %v; want ErrInvalidCode", again, err)
+		}
+		if _, err := svc.UnlinkChat(ctx, chatID, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		live, expires = newCode(t)
+	})
+}
