@@ -49,7 +49,16 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 
 	u, err := s.userByLogin(ctx, s.store, p.Email, p.Username)
 	if errors.Is(err, ErrNotFound) {
+		// The same work as a wrong password: one hash and one committed
+		// write, so the time taken does not tell who has an account.
 		s.hasher.VerifyDummy(ctx, p.Password)
+		err := s.store.InTx(ctx, func(tx Tx) error {
+			_, err := tx.IncrementCounter(ctx, unknownLoginsCounter, s.clock())
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("login: %w", err)
+		}
 		return nil, ErrUnauthorized
 	}
 	if err != nil {
@@ -108,6 +117,9 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 	}
 	return s.issue(u, sess, now)
 }
+
+// unknownLoginsCounter counts logins naming no account, in the settings.
+const unknownLoginsCounter = "failed_logins_unknown_account"
 
 // userByLogin finds the account an email or, when email is "", a username
 // names.

@@ -56,6 +56,9 @@ type Tx interface {
 	SetChatID(ctx context.Context, userID, chatID int64, at time.Time) error
 	// InsertOutbox queues m and sets m.ID.
 	InsertOutbox(ctx context.Context, m *OutboxMessage) error
+	// IncrementCounter adds one to the counter kept under key (starting
+	// from 0) and returns its new value.
+	IncrementCounter(ctx context.Context, key string, at time.Time) (int64, error)
 	// InitSetting stores value under key unless the key has one already,
 	// and returns the value the key holds afterwards.
 	InitSetting(ctx context.Context, key, value string, at time.Time) (string, error)

@@ -260,3 +260,14 @@ func (t *tx) InsertLinkCode(ctx context.Context, c *account.LinkCode) error {
 	}
 	return nil
 }
+
+func (t *tx) IncrementCounter(ctx context.Context, key string, at time.Time) (int64, error) {
+	var n int64
+	err := t.tx.QueryRowContext(ctx, `INSERT INTO settings (key, value, created_at) VALUES (?, '1', ?)
+		ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+		RETURNING CAST(value AS INTEGER)`, key, fmtTime(at)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("increment counter: %w", err)
+	}
+	return n, nil
+}

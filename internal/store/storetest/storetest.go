@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"RevokeSessions", testRevokeSessions},
 		{"InsertOutboxIDs", testInsertOutboxIDs},
 		{"InitSetting", testInitSetting},
+		{"IncrementCounter", testIncrementCounter},
 		{"Ping", testPing},
 		{"SessionExpiryBoundary", testSessionExpiryBoundary},
 		{"ConcurrentWritesAndReads", testConcurrent},
@@ -587,6 +588,39 @@ func testInsertOutboxIDs(t *testing.T, s account.Store) {
 	}
 	if n := outboxCount(t, s); n != len(ms) {
 		t.Errorf("outbox rows = %d, want %d", n, len(ms))
+	}
+}
+
+func testIncrementCounter(t *testing.T, s account.Store) {
+	for i, st := range []struct {
+		key  string
+		want int64
+	}{{"a", 1}, {"a", 2}, {"b", 1}, {"a", 3}} {
+		var got int64
+		inTx(t, s, func(tx account.Tx) error {
+			var err error
+			got, err = tx.IncrementCounter(t.Context(), st.key, t0)
+			return err
+		})
+		if got != st.want {
+			t.Errorf("step %d: IncrementCounter(%q) = %d, want %d", i, st.key, got, st.want)
+		}
+	}
+	// A rolled-back increment does not count.
+	_ = s.InTx(t.Context(), func(tx account.Tx) error {
+		if _, err := tx.IncrementCounter(t.Context(), "a", t0); err != nil {
+			return err
+		}
+		return errors.New("roll back")
+	})
+	var got int64
+	inTx(t, s, func(tx account.Tx) error {
+		var err error
+		got, err = tx.IncrementCounter(t.Context(), "a", t0)
+		return err
+	})
+	if got != 4 {
+		t.Errorf("IncrementCounter after a rollback = %d, want 4", got)
 	}
 }
 
