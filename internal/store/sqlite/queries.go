@@ -91,7 +91,7 @@ func (r reader) Session(ctx context.Context, id string) (*account.Session, error
 // tx implements account.Tx on one write transaction.
 type tx struct {
 	reader
-	tx *sql.Tx
+	tx inTx
 }
 
 // nullString stores "" as NULL.

@@ -34,9 +34,11 @@ var _ account.Store = (*Store)(nil)
 // Store is an account.Store on one SQLite file.
 type Store struct {
 	reader
-	path  string
-	write *sql.DB
-	read  *sql.DB
+	path   string
+	write  *sql.DB
+	read   *sql.DB
+	wstmts *stmtCache
+	rstmts *stmtCache
 }
 
 const (
@@ -75,7 +77,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, 2*runtime.NumCPU())
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &Store{reader: reader{read}, path: path, write: write, read: read}, nil
+	rs := newStmtCache(read)
+	return &Store{reader: reader{pooled{rs}}, path: path, write: write, read: read, wstmts: newStmtCache(write), rstmts: rs}, nil
 }
 
 // Migrate applies every pending migration and returns how many it applied.
@@ -101,6 +104,8 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 
 // Close closes the database, readers first.
 func (s *Store) Close() error {
+	s.rstmts.close()
+	s.wstmts.close()
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
@@ -121,8 +126,15 @@ func (s *Store) InTx(ctx context.Context, fn func(account.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	var missed []string
+	defer func() {
+		for _, q := range missed {
+			_, _ = s.wstmts.get(ctx, q) // the connection is free again
+		}
+	}()
 	defer sqlTx.Rollback()
-	if err := fn(&tx{reader: reader{sqlTx}, tx: sqlTx}); err != nil {
+	q := inTx{tx: sqlTx, c: s.wstmts, missed: &missed}
+	if err := fn(&tx{reader: reader{q}, tx: q}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
