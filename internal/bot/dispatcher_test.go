@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,25 +25,8 @@ type dispatchEnv struct {
 	path  string
 	store *sqlite.Store
 	tg    *telegramtest.Server
-	logs  *syncBuffer
+	logs  *logBuffer
 	disp  *Dispatcher
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newDispatchEnv(t *testing.T, opts DispatcherOptions, tgOpts ...telegramtest.Option) *dispatchEnv {
@@ -60,7 +41,7 @@ func newDispatchEnv(t *testing.T, opts DispatcherOptions, tgOpts ...telegramtest
 		t.Fatal(err)
 	}
 	tg := telegramtest.New(t, dispatchToken, tgOpts...)
-	logs := &syncBuffer{}
+	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	client := NewClient(dispatchToken, tg.URL, &http.Client{})
 	if opts.MinBackoff == 0 {
