@@ -56,7 +56,7 @@ func OpenStore(ctx context.Context, cfg config.Database, log *slog.Logger) (*sql
 	}
 	n, err := store.Migrate(ctx)
 	if err != nil {
-		store.Close()
+		_ = store.Close() // the migration error is the one to report
 		return nil, err
 	}
 	log.Info("database ready", slog.String("path", cfg.Path), slog.Int("migrations_applied", n))

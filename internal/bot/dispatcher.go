@@ -200,7 +200,7 @@ func (d *Dispatcher) backoff(attempts int) time.Duration {
 	if b <= 0 || b > d.opts.MaxBackoff {
 		b = d.opts.MaxBackoff
 	}
-	return time.Duration(float64(b) * (0.8 + 0.4*mrand.Float64()))
+	return time.Duration(float64(b) * (0.8 + 0.4*mrand.Float64())) // #nosec G404 -- jitter, not a secret
 }
 
 func (d *Dispatcher) reschedule(ctx context.Context, m account.OutboxMessage, next time.Time, failed bool, reason string) {

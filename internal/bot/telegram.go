@@ -75,7 +75,7 @@ type ctxDoer struct {
 }
 
 func (d ctxDoer) Do(r *http.Request) (*http.Response, error) {
-	return d.c.Do(r.WithContext(d.ctx))
+	return d.c.Do(r.WithContext(d.ctx)) // #nosec G704 -- the configured telegram.api_url
 }
 
 // Send sends m and returns its message id.

@@ -178,7 +178,7 @@ func (p *Poller) backoff(failures int) time.Duration {
 	}
 	d = min(d, p.maxBackoff)
 	half := d / 2
-	return d - half + rand.N(half+1)
+	return d - half + rand.N(half+1) // #nosec G404 -- jitter, not a secret
 }
 
 // pause waits d or until ctx ends, and reports whether d passed.

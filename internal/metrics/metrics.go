@@ -58,11 +58,11 @@ const Unmatched = "unmatched"
 // one invalid_credentials, as in the answer).
 const (
 	LoginSuccess            = "success"
-	LoginInvalidCredentials = "invalid_credentials"
-	LoginForbidden          = "forbidden"    // a right password, but not an admin
-	LoginRateLimited        = "rate_limited" // refused before the password was checked
-	LoginInvalid            = "invalid"      // a body that does not parse or validate
-	LoginError              = "error"        // a fault of ours
+	LoginInvalidCredentials = "invalid_credentials" // #nosec G101 -- a label value, not a credential
+	LoginForbidden          = "forbidden"           // a right password, but not an admin
+	LoginRateLimited        = "rate_limited"        // refused before the password was checked
+	LoginInvalid            = "invalid"             // a body that does not parse or validate
+	LoginError              = "error"               // a fault of ours
 )
 
 var loginResults = []string{LoginSuccess, LoginInvalidCredentials, LoginForbidden, LoginRateLimited, LoginInvalid, LoginError}

@@ -215,6 +215,10 @@ func decodePHC(phc string) (p Params, salt, key []byte, err error) {
 	if key, err = decodeB64(fields[5]); err != nil {
 		return p, nil, nil, malformed("bad key encoding")
 	}
+	if len(salt) > maxSaltLen || len(key) > maxKeyLen {
+		return p, nil, nil, malformed("salt or key too long")
+	}
+	// #nosec G115 -- every value is bounded just above
 	p = Params{Memory: uint32(m), Time: uint32(t), Threads: uint8(th), SaltLen: uint32(len(salt)), KeyLen: uint32(len(key))}
 	if err := p.validate(); err != nil {
 		return Params{}, nil, nil, malformed(err.Error())

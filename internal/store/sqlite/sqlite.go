@@ -66,12 +66,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 	// Ping before the read pool opens: it sets WAL mode on the file.
 	if err := write.PingContext(ctx); err != nil {
-		write.Close()
+		_ = write.Close() // the open failed; its error is the one to report
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	read, err := sql.Open("sqlite", path+readDSN)
 	if err != nil {
-		write.Close()
+		_ = write.Close() // the open failed; its error is the one to report
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	n := max(4, 2*runtime.NumCPU())

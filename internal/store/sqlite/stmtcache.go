@@ -36,7 +36,7 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.m[query]; old != nil {
-		st.Close()
+		_ = st.Close() // a duplicate; the cached one serves
 		return old, nil
 	}
 	c.m[query] = st
@@ -47,7 +47,7 @@ func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, st := range c.m {
-		st.Close()
+		_ = st.Close()
 	}
 	c.m = nil
 }
