@@ -5,37 +5,19 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"tgauth/internal/account"
+	"tgauth/internal/clocktest"
 	"tgauth/internal/password"
 	"tgauth/internal/store/sqlite"
 	"tgauth/internal/token"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // newService returns a Service over a real, migrated SQLite file, with
 // cheap password hashing and a bot to link to.
-func newService(tb testing.TB) (*account.Service, *clock) {
+func newService(tb testing.TB) (*account.Service, *clocktest.Clock) {
 	tb.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "tgauth.db"))
@@ -46,7 +28,7 @@ func newService(tb testing.TB) (*account.Service, *clock) {
 	if _, err := st.Migrate(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := clocktest.New()
 	secret, _, err := account.InitSecret(ctx, st, "jwt_secret", clk.Now())
 	if err != nil {
 		tb.Fatal(err)

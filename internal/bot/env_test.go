@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tgauth/internal/account"
+	"tgauth/internal/clocktest"
 	"tgauth/internal/password"
 	"tgauth/internal/store/sqlite"
 	"tgauth/internal/telegramtest"
@@ -32,31 +33,13 @@ const (
 // fastParams keep argon2id cheap: these tests are not about its cost.
 var fastParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// testClock is a settable time source for the service.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // accounts is a real account.Service over a migrated SQLite file in a
 // temp dir.
 type accounts struct {
 	t     testing.TB
 	path  string
 	svc   *account.Service
-	clock *testClock
+	clock *clocktest.Clock
 }
 
 func newAccounts(t testing.TB) *accounts {
@@ -71,7 +54,7 @@ func newAccounts(t testing.TB) *accounts {
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	clk := &testClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := clocktest.New()
 	secret, _, err := account.InitSecret(ctx, st, "jwt_secret", clk.Now())
 	if err != nil {
 		t.Fatal(err)

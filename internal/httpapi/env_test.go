@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"tgauth/internal/account"
+	"tgauth/internal/clocktest"
 	"tgauth/internal/config"
 	"tgauth/internal/password"
 	"tgauth/internal/store/sqlite"
@@ -29,30 +30,12 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 // fastParams keep argon2id cheap in tests that are not about its cost.
 var fastParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// clock is a settable time source shared by the service and the issuer.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is the whole API over a real SQLite file in a temp dir.
 type env struct {
 	t      testing.TB
 	path   string
 	store  *sqlite.Store
-	clock  *clock
+	clock  *clocktest.Clock
 	issuer *token.Issuer
 	server *Server
 	logs   *strings.Builder
@@ -107,7 +90,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if _, err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := clocktest.New()
 	secret, _, err := account.InitSecret(context.Background(), st, "jwt_secret", clk.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -1,31 +1,15 @@
 package ratelimit
 
 import (
-	"sync"
 	"testing"
 	"time"
+
+	"tgauth/internal/clocktest"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestAllow(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := New(10*time.Second, 3, clk.now)
+	clk := clocktest.New()
+	l := New(10*time.Second, 3, clk.Now)
 	for i := range 3 {
 		if ok, _ := l.Allow("a"); !ok {
 			t.Fatalf("Allow #%d = false within the burst", i+1)
@@ -36,31 +20,31 @@ func TestAllow(t *testing.T) {
 		t.Fatalf("Allow past the burst = %v, %v; want false, 10s", ok, retry)
 	}
 	// A refused try costs nothing: the next token still comes in 10s.
-	clk.advance(4 * time.Second)
+	clk.Advance(4 * time.Second)
 	if ok, retry := l.Allow("a"); ok || !near(retry, 6*time.Second) {
 		t.Fatalf("Allow after 4s = %v, %v; want false, 6s", ok, retry)
 	}
 	if ok, _ := l.Allow("b"); !ok {
 		t.Fatal("another key is limited by the first")
 	}
-	clk.advance(6 * time.Second)
+	clk.Advance(6 * time.Second)
 	if ok, _ := l.Allow("a"); !ok {
 		t.Fatal("Allow after the refill = false")
 	}
 }
 
 func TestSweepForgetsIdleKeys(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := New(time.Second, 2, clk.now)
+	clk := clocktest.New()
+	l := New(time.Second, 2, clk.Now)
 	for _, k := range []string{"a", "b", "c"} {
 		l.Allow(k)
 	}
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	l.Allow("a")
 	if n := l.Len(); n != 3 {
 		t.Fatalf("Len = %d before keys are idle, want 3", n)
 	}
-	clk.advance(2 * time.Second) // b and c idle for 3s ≥ 2 tokens × 1s; a for 2s
+	clk.Advance(2 * time.Second) // b and c idle for 3s ≥ 2 tokens × 1s; a for 2s
 	l.Allow("d")
 	if n := l.Len(); n != 1 {
 		t.Fatalf("Len = %d after the sweep, want 1 (d)", n)

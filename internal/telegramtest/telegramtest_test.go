@@ -20,30 +20,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"tgauth/internal/clocktest"
 	"tgauth/internal/telegramtest"
 )
 
 const token = "123456:TEST-token_abc"
-
-// clock is a manual clock for WithClock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // newBot connects the library to srv over its listener.
 func newBot(t *testing.T, srv *telegramtest.Server) *tgbotapi.BotAPI {
@@ -159,7 +140,7 @@ func TestUnknownMethodFailsTest(t *testing.T) {
 }
 
 func TestSendRecordedAndWaited(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New()
 	srv := telegramtest.New(t, token, telegramtest.WithClock(clk.Now))
 	bot := newBot(t, srv)
 
@@ -198,7 +179,7 @@ func TestSendRecordedAndWaited(t *testing.T) {
 		ReplyMarkup:           string(markup),
 		DisableWebPagePreview: true,
 		MessageID:             1,
-		At:                    newClock().Now(),
+		At:                    clocktest.New().Now(),
 	}
 	if diff := cmp.Diff(want, first); diff != "" {
 		t.Errorf("WaitForMessage (-want +got):\n%s", diff)
@@ -594,7 +575,7 @@ func TestChatState(t *testing.T) {
 }
 
 func TestRateLimitPerChat(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New()
 	srv := telegramtest.New(t, token, telegramtest.WithClock(clk.Now))
 	bot := newBot(t, srv)
 
@@ -626,7 +607,7 @@ func TestRateLimitPerChat(t *testing.T) {
 }
 
 func TestRateLimitGlobal(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New()
 	srv := telegramtest.New(t, token, telegramtest.WithClock(clk.Now))
 	bot := newBot(t, srv)
 
@@ -651,7 +632,7 @@ func TestRateLimitGlobal(t *testing.T) {
 }
 
 func TestWithoutRateLimits(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New()
 	srv := telegramtest.New(t, token, telegramtest.WithClock(clk.Now), telegramtest.WithoutRateLimits())
 	bot := newBot(t, srv)
 	for i := range 31 {
