@@ -3,43 +3,20 @@ package account_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"tgauth/internal/account"
+	"tgauth/internal/accounttest"
 	"tgauth/internal/clocktest"
-	"tgauth/internal/password"
-	"tgauth/internal/store/sqlite"
-	"tgauth/internal/token"
 )
 
 // newService returns a Service over a real, migrated SQLite file, with
 // cheap password hashing and a bot to link to.
 func newService(tb testing.TB) (*account.Service, *clocktest.Clock) {
-	tb.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "tgauth.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	clk := clocktest.New()
-	secret, _, err := account.InitSecret(ctx, st, "jwt_secret", clk.Now())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	issuer, err := token.NewIssuer(secret, "tgauth", clk.Now)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	fast := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	svc := account.NewService(st, password.NewHasher(fast, 2), issuer, account.Options{Now: clk.Now, BotUsername: "tgauth_bot"})
-	return svc, clk
+	a := accounttest.New(tb, accounttest.Config{Options: account.Options{BotUsername: "tgauth_bot"}})
+	return a.Service, a.Clock
 }
 
 // The ways FuzzBindChatCode makes its candidate code from the fuzzed one.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,11 +14,9 @@ import (
 	"time"
 
 	"tgauth/internal/account"
+	"tgauth/internal/accounttest"
 	"tgauth/internal/clocktest"
-	"tgauth/internal/password"
-	"tgauth/internal/store/sqlite"
 	"tgauth/internal/telegramtest"
-	"tgauth/internal/token"
 )
 
 // testToken looks like a real token; its secret half must never show in
@@ -31,7 +28,7 @@ const (
 )
 
 // fastParams keep argon2id cheap: these tests are not about its cost.
-var fastParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var fastParams = accounttest.FastParams
 
 // accounts is a real account.Service over a migrated SQLite file in a
 // temp dir.
@@ -44,32 +41,12 @@ type accounts struct {
 
 func newAccounts(t testing.TB) *accounts {
 	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "tgauth.db")
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	clk := clocktest.New()
-	secret, _, err := account.InitSecret(ctx, st, "jwt_secret", clk.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := token.NewIssuer(secret, "tgauth", clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := account.NewService(st, password.NewHasher(fastParams, 2), issuer, account.Options{
+	a := accounttest.New(t, accounttest.Config{Options: account.Options{
 		BotUsername:         telegramtest.DefaultUsername,
 		CodeKey:             []byte("test code key"),
-		Now:                 clk.Now,
 		ForgotPasswordFloor: time.Millisecond,
-	})
-	return &accounts{t: t, path: path, svc: svc, clock: clk}
+	}})
+	return &accounts{t: t, path: a.Path, svc: a.Service, clock: a.Clock}
 }
 
 // register creates a Watchdog account linked to chatID.

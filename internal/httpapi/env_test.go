@@ -2,14 +2,12 @@ package httpapi
 
 import (
 	"cmp"
-	"context"
 	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"tgauth/internal/account"
+	"tgauth/internal/accounttest"
 	"tgauth/internal/clocktest"
 	"tgauth/internal/config"
 	"tgauth/internal/password"
@@ -28,7 +27,7 @@ import (
 func init() { gin.SetMode(gin.ReleaseMode) }
 
 // fastParams keep argon2id cheap in tests that are not about its cost.
-var fastParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var fastParams = accounttest.FastParams
 
 // env is the whole API over a real SQLite file in a temp dir.
 type env struct {
@@ -81,40 +80,18 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	path := filepath.Join(t.TempDir(), "tgauth.db")
-	st, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	clk := clocktest.New()
-	secret, _, err := account.InitSecret(context.Background(), st, "jwt_secret", clk.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := token.NewIssuer(secret, "tgauth", clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var store account.Store = st
-	if cfg.wrap != nil {
-		store = cfg.wrap(st)
-	}
 	svcOpts := cfg.svc
-	svcOpts.AccessTTL, svcOpts.RefreshTTL, svcOpts.Now = time.Hour, 24*time.Hour, clk.Now
+	svcOpts.AccessTTL, svcOpts.RefreshTTL = time.Hour, 24*time.Hour
 	svcOpts.ForgotPasswordFloor = cmp.Or(svcOpts.ForgotPasswordFloor, time.Millisecond)
-	svc := account.NewService(store, password.NewHasher(cfg.params, 2), issuer, svcOpts)
+	a := accounttest.New(t, accounttest.Config{Params: cfg.params, Wrap: cfg.wrap, Options: svcOpts})
 	logs := &strings.Builder{}
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, logs}, nil))
-	srv, err := New(svc, cfg.http, cfg.limits, log)
+	srv, err := New(a.Service, cfg.http, cfg.limits, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, path: path, store: st, clock: clk, issuer: issuer, server: srv, logs: logs}
+	return &env{t: t, path: a.Path, store: a.Store, clock: a.Clock, issuer: a.Issuer, server: srv, logs: logs}
 }
 
 type lockedWriter struct {

@@ -1,0 +1,74 @@
+// Package accounttest builds a real account.Service for tests: a migrated
+// SQLite file in a temp dir, a generated JWT secret, cheap argon2id and a
+// settable clock.
+package accounttest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"tgauth/internal/account"
+	"tgauth/internal/clocktest"
+	"tgauth/internal/password"
+	"tgauth/internal/store/sqlite"
+	"tgauth/internal/token"
+)
+
+// FastParams keep argon2id cheap for tests that are not about its cost.
+var FastParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// Config tunes New. Zero values: FastParams, the store unwrapped.
+type Config struct {
+	Params password.Params
+	// Wrap, when set, stands between the service and the store (to
+	// inject failures).
+	Wrap func(account.Store) account.Store
+	// Options for the service; Now is always the Env's clock.
+	Options account.Options
+}
+
+// Env is one service over one database file.
+type Env struct {
+	Path    string
+	Store   *sqlite.Store
+	Clock   *clocktest.Clock
+	Issuer  *token.Issuer
+	Service *account.Service
+}
+
+// New builds an Env, closing its store when the test ends.
+func New(tb testing.TB, cfg Config) *Env {
+	tb.Helper()
+	ctx := context.Background()
+	path := filepath.Join(tb.TempDir(), "tgauth.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	clk := clocktest.New()
+	secret, _, err := account.InitSecret(ctx, st, "jwt_secret", clk.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	issuer, err := token.NewIssuer(secret, "tgauth", clk.Now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	params := cfg.Params
+	if params == (password.Params{}) {
+		params = FastParams
+	}
+	var store account.Store = st
+	if cfg.Wrap != nil {
+		store = cfg.Wrap(st)
+	}
+	opts := cfg.Options
+	opts.Now = clk.Now
+	svc := account.NewService(store, password.NewHasher(params, 2), issuer, opts)
+	return &Env{Path: path, Store: st, Clock: clk, Issuer: issuer, Service: svc}
+}
