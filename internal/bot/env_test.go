@@ -27,8 +27,6 @@ const (
 	testPassword    = "BigBob27!"
 )
 
-// fastParams keep argon2id cheap: these tests are not about its cost.
-var fastParams = accounttest.FastParams
 
 // accounts is a real account.Service over a migrated SQLite file in a
 // temp dir.
