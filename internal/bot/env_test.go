@@ -27,7 +27,6 @@ const (
 	testPassword    = "BigBob27!"
 )
 
-
 // accounts is a real account.Service over a migrated SQLite file in a
 // temp dir.
 type accounts struct {
