@@ -46,7 +46,7 @@ func New(tb testing.TB, cfg Config) *Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { st.Close() })
+	tb.Cleanup(func() { _ = st.Close() })
 	if _, err := st.Migrate(ctx); err != nil {
 		tb.Fatal(err)
 	}
