@@ -65,7 +65,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
 	// Ping before the read pool opens: it sets WAL mode on the file.
-	if err := write.PingContext(ctx); err != nil {
+	// Switching a fresh file to WAL fails at once with SQLITE_BUSY when
+	// another process does the same, busy_timeout or not, so processes
+	// opening together take turns on the lock file that migrations use.
+	unlock, err := lockFile(ctx, path+".migrate.lock")
+	if err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	err = write.PingContext(ctx)
+	unlock()
+	if err != nil {
 		_ = write.Close() // the open failed; its error is the one to report
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
