@@ -95,6 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	dispatcher := bot.NewDispatcher(store, sender, signer, pacer, log, bot.DispatcherOptions{
 		PollInterval: cfg.Outbox.PollInterval,
+		Lease:        cfg.Outbox.Lease,
 		Metrics:      botMetrics,
 	})
 	workers = append(workers, dispatcher.Run)

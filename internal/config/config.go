@@ -94,6 +94,9 @@ type Password struct {
 // Outbox configures the outbox dispatcher.
 type Outbox struct {
 	PollInterval time.Duration `koanf:"poll_interval"`
+	// Lease is how long a claimed message stays with the dispatcher that
+	// claimed it; a dispatcher that dies holding one frees it when it lapses.
+	Lease time.Duration `koanf:"lease"`
 }
 
 // Bot configures the bot process beyond its Telegram client.
@@ -139,7 +142,7 @@ func Defaults() Config {
 		Telegram:  Telegram{APIURL: "https://api.telegram.org"},
 		RateLimit: RateLimit{Enabled: true},
 		Password:  Password{MaxConcurrentHashes: runtime.NumCPU()},
-		Outbox:    Outbox{PollInterval: 200 * time.Millisecond},
+		Outbox:    Outbox{PollInterval: 200 * time.Millisecond, Lease: 30 * time.Second},
 		Log:       Log{Level: "info", Format: "text"},
 	}
 }

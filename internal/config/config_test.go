@@ -134,6 +134,7 @@ func TestEveryExampleKeyFromEnv(t *testing.T) {
 		"ratelimit.enabled":              {"false", false, func(c Config) any { return c.RateLimit.Enabled }},
 		"password.max_concurrent_hashes": {"1000", 1000, func(c Config) any { return c.Password.MaxConcurrentHashes }},
 		"outbox.poll_interval":           {"1s", time.Second, func(c Config) any { return c.Outbox.PollInterval }},
+		"outbox.lease":                   {"2m", 2 * time.Minute, func(c Config) any { return c.Outbox.Lease }},
 		"bot.metrics_addr":               {"127.0.0.1:9091", "127.0.0.1:9091", func(c Config) any { return c.Bot.MetricsAddr }},
 		"log.level":                      {"debug", "debug", func(c Config) any { return c.Log.Level }},
 		"log.format":                     {"json", "json", func(c Config) any { return c.Log.Format }},
@@ -410,6 +411,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"username long", []string{"TGAUTH_TELEGRAM_BOT_USERNAME=" + strings.Repeat("a", 33)}, []string{"telegram.bot_username: must be"}},
 		{"hashes", []string{"TGAUTH_PASSWORD_MAX_CONCURRENT_HASHES=-1"}, []string{"password.max_concurrent_hashes: must be at least 1"}},
 		{"poll", []string{"TGAUTH_OUTBOX_POLL_INTERVAL=0s"}, []string{"outbox.poll_interval: must be positive"}},
+		{"lease", []string{"TGAUTH_OUTBOX_LEASE=-1s"}, []string{`outbox.lease: must be positive, got "-1s"`}},
 		{"level", []string{"TGAUTH_LOG_LEVEL=INFO"}, []string{`log.level: must be debug, info, warn or error, got "INFO"`}},
 		{"format", []string{"TGAUTH_LOG_FORMAT=xml"}, []string{`log.format: must be text or json, got "xml"`}},
 		{"all reported", []string{"TGAUTH_LOG_FORMAT=xml", "TGAUTH_LOG_LEVEL=x", "TGAUTH_OUTBOX_POLL_INTERVAL=0s"}, []string{

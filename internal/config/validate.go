@@ -75,6 +75,7 @@ func (c Config) validate() error {
 		bad("password.max_concurrent_hashes", "must be at least 1 (0 means the number of CPUs), got %d", c.Password.MaxConcurrentHashes)
 	}
 	positive("outbox.poll_interval", c.Outbox.PollInterval)
+	positive("outbox.lease", c.Outbox.Lease)
 	if a := c.Bot.MetricsAddr; a != "" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			bad("bot.metrics_addr", "must be empty, host:port or :port, got %q", a)
