@@ -9,11 +9,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
-	"golang.org/x/crypto/argon2"
+	"tgauth/internal/password/argon2"
 )
 
 // Params are argon2id cost parameters.
@@ -47,12 +50,19 @@ var ErrMalformedHash = errors.New("malformed password hash")
 // Hasher hashes and verifies passwords with argon2id, at most max at a time
 // (each hash holds Memory KiB), so a login storm cannot exhaust memory:
 // callers past the limit wait (or give up when ctx ends, returning ctx.Err()).
+//
+// Hashes with the Hasher's Params work in buffers kept between hashes, at
+// most max of them, rather than allocating and clearing Memory KiB each
+// time. When no hash has run for IdleRelease, the Hasher drops its buffers
+// and returns the process's free memory to the operating system once
+// (debug.FreeOSMemory), so an idle server does not keep max·Memory KiB.
 // A Hasher is safe for concurrent use.
 type Hasher struct {
 	p       Params
 	slots   chan struct{} // one token per running hash
 	waiting atomic.Int64
 	dummy   string // a hash of a random password, verified for unknown users
+	bufs    *bufferPool
 
 	// testHook, when set, runs while a slot is held, just before hashing.
 	testHook func()
@@ -71,9 +81,16 @@ func NewHasher(p Params, max int) *Hasher {
 		max = 1
 	}
 	h := &Hasher{p: p, slots: make(chan struct{}, max)}
-	h.dummy = h.hash(rand.Text())
+	h.bufs = newBufferPool(p, max, IdleRelease, debug.FreeOSMemory)
+	// The dummy is hashed in memory of its own, which the garbage
+	// collector takes back: the pool starts empty.
+	salt := newSalt(p)
+	h.dummy = encodePHC(p, salt, argon2.IDKey([]byte(rand.Text()), salt, p.Time, p.Memory, p.Threads, p.KeyLen))
 	return h
 }
+
+// IdleRelease is how long a Hasher keeps its buffers after its last hash.
+const IdleRelease = 5 * time.Second
 
 // Hash returns the PHC string of password hashed with a fresh random salt:
 // "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>", salt and key in unpadded
@@ -86,12 +103,27 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	return h.hash(password), nil
 }
 
-// hash computes a PHC string without taking a slot.
+// hash computes a PHC string; the caller holds a slot.
 func (h *Hasher) hash(password string) string {
-	salt := make([]byte, h.p.SaltLen)
+	salt := newSalt(h.p)
+	return encodePHC(h.p, salt, h.key(password, salt, h.p))
+}
+
+func newSalt(p Params) []byte {
+	salt := make([]byte, p.SaltLen)
 	rand.Read(salt) // never fails (crypto/rand, Go 1.24+)
-	key := argon2.IDKey([]byte(password), salt, h.p.Time, h.p.Memory, h.p.Threads, h.p.KeyLen)
-	return encodePHC(h.p, salt, key)
+	return salt
+}
+
+// key derives the argon2id key of password under p, in a pooled buffer
+// when p's memory fits one; the caller holds a slot.
+func (h *Hasher) key(password string, salt []byte, p Params) []byte {
+	if p.Memory != h.p.Memory || p.Threads != h.p.Threads {
+		return argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	}
+	b := h.bufs.get()
+	defer h.bufs.put(b)
+	return b.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 }
 
 // Verify reports whether password matches phc, a PHC string from Hash. The
@@ -108,7 +140,7 @@ func (h *Hasher) Verify(ctx context.Context, password, phc string) (bool, error)
 		return false, err
 	}
 	defer h.release()
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	got := h.key(password, salt, p)
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
 }
 
@@ -148,6 +180,84 @@ func (h *Hasher) acquire(ctx context.Context) error {
 }
 
 func (h *Hasher) release() { <-h.slots }
+
+// bufferPool keeps the argon2 buffers of finished hashes, at most max (the
+// Hasher's slots bound the buffers in use to max as well), and drops them
+// once no buffer has been taken for idle.
+type bufferPool struct {
+	memory  uint32
+	threads uint8
+	max     int
+	idle    time.Duration
+	release func() // called after dropping the buffers
+
+	mu    sync.Mutex
+	free  []*argon2.Buffer
+	inUse int
+	taken uint64 // buffers taken so far: a timer armed before a take is stale
+	armed uint64 // taken when the idle timer was last armed
+	timer *time.Timer
+	drops int // times the buffers were dropped, for tests
+}
+
+func newBufferPool(p Params, max int, idle time.Duration, release func()) *bufferPool {
+	bp := &bufferPool{memory: p.Memory, threads: p.Threads, max: max, idle: idle, release: release}
+	bp.timer = time.AfterFunc(time.Hour, bp.onIdle)
+	bp.timer.Stop()
+	return bp
+}
+
+func (bp *bufferPool) get() *argon2.Buffer {
+	bp.mu.Lock()
+	bp.inUse++
+	bp.taken++
+	var b *argon2.Buffer
+	if n := len(bp.free); n > 0 {
+		b = bp.free[n-1]
+		bp.free[n-1] = nil
+		bp.free = bp.free[:n-1]
+	}
+	bp.mu.Unlock()
+	if b == nil {
+		b = argon2.NewBuffer(bp.memory, bp.threads)
+	}
+	return b
+}
+
+func (bp *bufferPool) put(b *argon2.Buffer) {
+	bp.mu.Lock()
+	defer bp.mu.Unlock()
+	bp.inUse--
+	if len(bp.free) < bp.max {
+		bp.free = append(bp.free, b)
+	}
+	if bp.inUse == 0 {
+		bp.armed = bp.taken
+		bp.timer.Reset(bp.idle)
+	}
+}
+
+// onIdle drops the buffers unless one was taken since the timer was armed.
+func (bp *bufferPool) onIdle() {
+	bp.mu.Lock()
+	if bp.inUse > 0 || bp.taken != bp.armed || len(bp.free) == 0 {
+		bp.mu.Unlock()
+		return
+	}
+	clear(bp.free)
+	bp.free = nil
+	bp.drops++
+	bp.mu.Unlock()
+	bp.release()
+}
+
+// buffered returns the number of buffers kept and the times they were
+// dropped.
+func (bp *bufferPool) buffered() (kept, drops int) {
+	bp.mu.Lock()
+	defer bp.mu.Unlock()
+	return len(bp.free), bp.drops
+}
 
 func (p Params) validate() error {
 	switch {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -365,5 +366,75 @@ func BenchmarkPasswordHash(b *testing.B) {
 		if _, err := h.Hash(ctx, "BigBob27!"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestBuffersReusedAndReleased checks that hashes with the Hasher's Params
+// keep at most max buffers, and that the buffers are dropped, with one
+// release, once no hash has run for IdleRelease, and not before.
+func TestBuffersReusedAndReleased(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 2
+		h := NewHasher(fast, limit)
+		var released atomic.Int64
+		h.bufs = newBufferPool(fast, limit, IdleRelease, func() { released.Add(1) })
+		ctx := t.Context()
+		check := func(when string, wantKept, wantDrops, wantReleases int) {
+			t.Helper()
+			synctest.Wait()
+			releases := int(released.Load())
+			if kept, drops := h.bufs.buffered(); kept != wantKept || drops != wantDrops || releases != wantReleases {
+				t.Errorf("%s: kept, drops, releases = %d, %d, %d, want %d, %d, %d", when, kept, drops, releases, wantKept, wantDrops, wantReleases)
+			}
+		}
+		check("before any hash", 0, 0, 0)
+
+		// Four at once: two run, two wait, and two buffers remain.
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				if _, err := h.Hash(ctx, "BigBob27!"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		check("after 4 concurrent hashes", limit, 0, 0)
+
+		time.Sleep(IdleRelease - time.Millisecond)
+		phc, err := h.Hash(ctx, "BigBob27!") // just before the release: the timer starts again
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(IdleRelease - time.Millisecond)
+		check("idle just under IdleRelease after the last hash", limit, 0, 0)
+		time.Sleep(2 * time.Millisecond)
+		check("idle for IdleRelease", 0, 1, 1)
+
+		// The next hash allocates again and verifies what the pooled
+		// buffers made.
+		if ok, err := h.Verify(ctx, "BigBob27!", phc); !ok || err != nil {
+			t.Errorf("Verify after release = %v, %v, want true, nil", ok, err)
+		}
+		check("after a verify", 1, 1, 1)
+		time.Sleep(IdleRelease)
+		check("idle again", 0, 2, 2)
+		time.Sleep(time.Hour)
+		check("nothing more to release", 0, 2, 2)
+	})
+}
+
+// TestOtherParamsNotPooled checks that verifying a hash made with other
+// Params (up to a GiB of memory) does not keep its buffer.
+func TestOtherParamsNotPooled(t *testing.T) {
+	h := NewHasher(fast, 1)
+	p := Params{Memory: 128, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	salt := []byte(strings.Repeat("s", 16))
+	phc := encodePHC(p, salt, argon2.IDKey([]byte("BigBob27!"), salt, p.Time, p.Memory, p.Threads, p.KeyLen))
+	if ok, err := h.Verify(t.Context(), "BigBob27!", phc); !ok || err != nil {
+		t.Fatalf("Verify = %v, %v, want true, nil", ok, err)
+	}
+	if kept, _ := h.bufs.buffered(); kept != 0 {
+		t.Errorf("buffers kept after verifying other params = %d, want 0", kept)
 	}
 }
