@@ -21,19 +21,29 @@ type Outbox interface {
 	MarkSent(ctx context.Context, id int64, claimant string, messageID int, payload []byte, at time.Time) error
 	Reschedule(ctx context.Context, id int64, claimant string, next time.Time, failed bool, reason string) error
 	MarkDead(ctx context.Context, id int64, claimant, reason string, payload []byte, at time.Time) error
+	// NextDue returns when the earliest unsettled message can next be
+	// claimed (its next attempt, or its lease's end); ok is false when
+	// there is none.
+	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
 }
 
 // DispatcherOptions tune a Dispatcher. Zero values take the defaults noted.
 type DispatcherOptions struct {
-	PollInterval time.Duration    // 200ms: how often an idle dispatcher looks for due rows
-	Lease        time.Duration    // 30s: how long a claim lasts before another may take the row
-	Batch        int              // 50: rows claimed at once
-	Workers      int              // 8: sends in flight at once
-	MinBackoff   time.Duration    // 2s: the first retry after a passing fault
-	MaxBackoff   time.Duration    // 10m
-	MaxAttempts  int              // 25 failed tries and a message is given up
-	Now          func() time.Time // time.Now
-	Metrics      *metrics.Bot     // nil: none recorded
+	PollInterval time.Duration // 200ms: how often an idle dispatcher looks for due rows
+	// Wake, when set, says that messages were queued (PostgreSQL's
+	// LISTEN/NOTIFY): an idle dispatcher then sleeps until woken or until
+	// the next message falls due, looking anyway every IdlePoll, instead
+	// of polling every PollInterval.
+	Wake        <-chan struct{}
+	IdlePoll    time.Duration    // 5s
+	Lease       time.Duration    // 30s: how long a claim lasts before another may take the row
+	Batch       int              // 50: rows claimed at once
+	Workers     int              // 8: sends in flight at once
+	MinBackoff  time.Duration    // 2s: the first retry after a passing fault
+	MaxBackoff  time.Duration    // 10m
+	MaxAttempts int              // 25 failed tries and a message is given up
+	Now         func() time.Time // time.Now
+	Metrics     *metrics.Bot     // nil: none recorded
 }
 
 func (o *DispatcherOptions) defaults() {
@@ -44,6 +54,7 @@ func (o *DispatcherOptions) defaults() {
 	}
 	set(&o.PollInterval, 200*time.Millisecond)
 	set(&o.Lease, 30*time.Second)
+	set(&o.IdlePoll, 5*time.Second)
 	set(&o.MinBackoff, 2*time.Second)
 	set(&o.MaxBackoff, 10*time.Minute)
 	if o.Batch <= 0 {
@@ -99,14 +110,33 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if n > 0 && err == nil {
 			continue
 		}
-		t := time.NewTimer(d.opts.PollInterval)
+		t := time.NewTimer(d.idle(ctx))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
+		case <-d.opts.Wake: // nil without Wake: never ready
+			t.Stop()
 		case <-t.C:
 		}
 	}
+}
+
+// idle returns how long a dispatcher that found nothing to claim waits
+// before it looks again.
+func (d *Dispatcher) idle(ctx context.Context) time.Duration {
+	if d.opts.Wake == nil {
+		return d.opts.PollInterval
+	}
+	next, ok, err := d.outbox.NextDue(ctx)
+	switch {
+	case err != nil:
+		d.log.Warn("outbox next due", slog.String("error", err.Error()))
+		return d.opts.PollInterval
+	case !ok:
+		return d.opts.IdlePoll
+	}
+	return min(max(next.Sub(d.opts.Now()), 0), d.opts.IdlePoll)
 }
 
 // pass claims one batch and settles every row of it. It returns how many
@@ -124,7 +154,7 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 	for _, m := range msgs {
 		// One message per chat per turn: the rest wait for the chat's
 		// next turn, and no chat holds back the others.
-		if ok, at := d.pacer.TryChat(m.ChatID); !ok {
+		if ok, at := d.pacer.TryChat(ctx, m.ChatID); !ok {
 			d.opts.Metrics.Send(metrics.SendDeferred)
 			d.reschedule(settle, m, at, false, "")
 			continue
@@ -170,7 +200,7 @@ func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessag
 	now = d.opts.Now()
 	if err == nil {
 		d.opts.Metrics.Send(metrics.SendSent)
-		d.pacer.Sent(m.ChatID)
+		d.pacer.Sent(settle, m.ChatID)
 		if err := d.outbox.MarkSent(settle, m.ID, d.claimant, id, scrub(m.Payload), now); err != nil {
 			d.log.Warn("outbox mark sent", slog.Int64("outbox_id", m.ID), slog.String("error", err.Error()))
 		}
@@ -183,7 +213,7 @@ func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessag
 	case outcome == Throttled:
 		d.opts.Metrics.Throttled()
 		d.opts.Metrics.Send(metrics.SendRetried)
-		d.pacer.Delay(m.ChatID, now.Add(wait))
+		d.pacer.Delay(settle, m.ChatID, now.Add(wait))
 		d.reschedule(settle, m, now.Add(wait), false, err.Error())
 	case m.Attempts+1 >= d.opts.MaxAttempts:
 		d.dead(settle, m, fmt.Sprintf("gave up after %d tries: %s", m.Attempts+1, err))

@@ -331,3 +331,29 @@ func TestDispatchTakesOverLapsedLease(t *testing.T) {
 		t.Error("the crashed claimant settled a row it no longer holds")
 	}
 }
+
+// With Wake (PostgreSQL's LISTEN/NOTIFY), an idle dispatcher does not
+// poll: it looks when woken, and when the next row falls due.
+func TestDispatchWakesOnSignalAndWhenDue(t *testing.T) {
+	wake := make(chan struct{}, 1)
+	e := newDispatchEnv(t, DispatcherOptions{PollInterval: time.Hour, IdlePoll: time.Hour, Wake: wake})
+	later := time.Now().Add(700 * time.Millisecond).UTC()
+	id := e.queue(31, account.NoticeSignedOut, account.Notice{At: later})
+	e.run()
+
+	start := time.Now()
+	e.waitFor(31)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the row due in 700ms went out after %v", d)
+	}
+	e.await(id, "sent", func(r rowState) bool { return r.sent })
+	time.Sleep(100 * time.Millisecond) // the pass after a busy one finds nothing
+
+	e.queue(32, account.NoticeSignedOut, account.Notice{})
+	time.Sleep(300 * time.Millisecond)
+	if n := len(e.tg.SentTo(32)); n != 0 {
+		t.Fatalf("%d messages to chat 32 before the wake: the dispatcher polls", n)
+	}
+	wake <- struct{}{}
+	e.waitFor(32)
+}

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -16,19 +17,41 @@ const (
 	PerChatGap  = time.Second
 )
 
-// Pacer keeps Telegram's limits for everything one process sends: the
-// dispatcher's notices and the poller's replies alike.
-type Pacer struct {
-	overall *rate.Limiter
-	gap     time.Duration
-	now     func() time.Time
+// SharedTurns keeps pacing state in the database, so that every bot
+// replica on it keeps one set of limits: postgres.Store.
+type SharedTurns interface {
+	// TakeChatTurn takes the chat's turn if it has come (setting the
+	// next to now+gap), or reports when it comes.
+	TakeChatTurn(ctx context.Context, chatID int64, now time.Time, gap time.Duration) (ok bool, at time.Time, err error)
+	// DelayChat pushes the chat's next turn to at least t.
+	DelayChat(ctx context.Context, chatID int64, t time.Time) error
+	// TakeSendSlot reserves the bot's next free send slot, interval apart
+	// from the one before, and returns when it is.
+	TakeSendSlot(ctx context.Context, now time.Time, interval time.Duration) (at time.Time, err error)
+}
 
-	mu   sync.Mutex
-	next map[int64]time.Time // per chat: the earliest time of its next message
+// sharedTimeout bounds one pacing query: a pacer waiting on a stuck
+// database would stall every send.
+const sharedTimeout = 5 * time.Second
+
+// Pacer keeps Telegram's limits for everything one bot sends: the
+// dispatcher's notices and the poller's replies alike. NewPacer keeps them
+// in this process (one bot replica); NewSharedPacer in the database, for
+// every replica together.
+type Pacer struct {
+	gap    time.Duration
+	now    func() time.Time
+	shared SharedTurns   // nil: the state below
+	every  time.Duration // shared: the time between two send slots
+	log    *slog.Logger
+
+	overall *rate.Limiter
+	mu      sync.Mutex
+	next    map[int64]time.Time // per chat: the earliest time of its next message
 }
 
 // NewPacer returns a Pacer allowing perSecond messages a second overall
-// and one per gap to a chat.
+// and one per gap to a chat, counted in this process.
 func NewPacer(perSecond float64, gap time.Duration, now func() time.Time) *Pacer {
 	if now == nil {
 		now = time.Now
@@ -36,10 +59,30 @@ func NewPacer(perSecond float64, gap time.Duration, now func() time.Time) *Pacer
 	return &Pacer{overall: rate.NewLimiter(rate.Limit(perSecond), 1), gap: gap, now: now, next: make(map[int64]time.Time)}
 }
 
+// NewSharedPacer returns a Pacer like NewPacer's whose state is turns', so
+// that the limits hold across processes. Failures of turns are logged and
+// put sends off rather than risk a 429.
+func NewSharedPacer(turns SharedTurns, perSecond float64, gap time.Duration, now func() time.Time, log *slog.Logger) *Pacer {
+	if now == nil {
+		now = time.Now
+	}
+	return &Pacer{shared: turns, every: time.Duration(float64(time.Second) / perSecond), gap: gap, now: now, log: log}
+}
+
 // TryChat takes the chat's turn if it has come, reporting otherwise when
 // it comes. It does not wait.
-func (p *Pacer) TryChat(chatID int64) (ok bool, at time.Time) {
+func (p *Pacer) TryChat(ctx context.Context, chatID int64) (ok bool, at time.Time) {
 	now := p.now()
+	if p.shared != nil {
+		ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+		defer cancel()
+		ok, at, err := p.shared.TakeChatTurn(ctx, chatID, now, p.gap)
+		if err != nil {
+			p.log.Warn("pacing: take chat turn", slog.String("error", err.Error()))
+			return false, now.Add(p.gap)
+		}
+		return ok, at
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if n := p.next[chatID]; now.Before(n) {
@@ -51,7 +94,16 @@ func (p *Pacer) TryChat(chatID int64) (ok bool, at time.Time) {
 }
 
 // Delay pushes the chat's next turn to at least t (after a 429).
-func (p *Pacer) Delay(chatID int64, t time.Time) {
+func (p *Pacer) Delay(ctx context.Context, chatID int64, t time.Time) {
+	if p.shared != nil {
+		// The send is over; its record must not be lost with the caller's ctx.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedTimeout)
+		defer cancel()
+		if err := p.shared.DelayChat(ctx, chatID, t); err != nil {
+			p.log.Warn("pacing: delay chat", slog.String("error", err.Error()))
+		}
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t.After(p.next[chatID]) {
@@ -61,30 +113,50 @@ func (p *Pacer) Delay(chatID int64, t time.Time) {
 
 // Sent records that a message to the chat just went out: the gap counts
 // from Telegram's answer, the latest moment it can have counted it.
-func (p *Pacer) Sent(chatID int64) {
-	p.Delay(chatID, p.now().Add(p.gap))
+func (p *Pacer) Sent(ctx context.Context, chatID int64) {
+	p.Delay(ctx, chatID, p.now().Add(p.gap))
 }
 
 // WaitOverall blocks until the overall rate allows one more message.
 func (p *Pacer) WaitOverall(ctx context.Context) error {
-	return p.overall.Wait(ctx)
+	if p.shared == nil {
+		return p.overall.Wait(ctx)
+	}
+	qctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	at, err := p.shared.TakeSendSlot(qctx, p.now(), p.every)
+	cancel()
+	if err != nil {
+		return err
+	}
+	return sleep(ctx, at.Sub(p.now()))
 }
 
 // Wait blocks until the chat's turn has come and takes it, then waits for
 // the overall rate: for replies, which cannot be put off like notices.
 func (p *Pacer) Wait(ctx context.Context, chatID int64) error {
 	for {
-		ok, at := p.TryChat(chatID)
+		ok, at := p.TryChat(ctx, chatID)
 		if ok {
 			return p.WaitOverall(ctx)
 		}
-		t := time.NewTimer(at.Sub(p.now()))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, at.Sub(p.now())); err != nil {
+			return err
 		}
+	}
+}
+
+// sleep waits d or until ctx ends, returning ctx's error then.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

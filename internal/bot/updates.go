@@ -51,7 +51,7 @@ type Poller struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	pace       func(ctx context.Context, chatID int64) error
-	sent       func(chatID int64)
+	sent       func(ctx context.Context, chatID int64)
 	metrics    *metrics.Bot
 }
 
@@ -71,7 +71,7 @@ type PollerOptions struct {
 	// Sent is called after Telegram accepted a reply, so that the chat's
 	// gap counts from then (Pacer.Sent), as it does for notices. Nil:
 	// nothing is recorded.
-	Sent func(chatID int64)
+	Sent func(ctx context.Context, chatID int64)
 	// Metrics counts updates and 429s; nil records none.
 	Metrics *metrics.Bot
 }
@@ -257,7 +257,7 @@ func (p *Poller) reply(ctx context.Context, m Message) error {
 		_, err := p.client.Send(ctx, m)
 		if err == nil {
 			if p.sent != nil {
-				p.sent(m.ChatID)
+				p.sent(ctx, m.ChatID)
 			}
 			return nil
 		}

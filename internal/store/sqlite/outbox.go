@@ -110,3 +110,14 @@ func (s *Store) OutboxStats(ctx context.Context, now time.Time) (due int, oldest
 	}
 	return due, oldestDue, nil
 }
+
+// NextDue returns when the earliest unsettled message can next be claimed:
+// its next attempt, or the end of the lease on it if that is later.
+func (s *Store) NextDue(ctx context.Context) (at time.Time, ok bool, err error) {
+	err = s.read.QueryRowContext(ctx, `SELECT min(max(next_attempt_at, coalesce(claimed_until, next_attempt_at)))
+		FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL`).Scan(nullTime{&at})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("outbox next due: %w", err)
+	}
+	return at, !at.IsZero(), nil
+}
