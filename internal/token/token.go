@@ -4,9 +4,17 @@ package token
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -61,11 +69,20 @@ type jwtClaims struct {
 
 // Issuer signs and verifies tokens. It is safe for concurrent use.
 type Issuer struct {
-	secret []byte
-	issuer string
-	now    func() time.Time
-	parser *jwt.Parser
+	secret    []byte
+	issuer    string
+	now       func() time.Time
+	validator *jwt.Validator
+	macs      sync.Pool // of HMAC-SHA256 hashes keyed with secret
 }
+
+// header is the first segment of every token Issue makes: the base64url
+// of {"alg":"HS256","typ":"JWT"}. Parse accepts no other, which pins the
+// algorithm (no "none", no alg confusion) before anything is decoded.
+var header = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+
+// segment decodes token segments: unpadded base64url, canonical only.
+var segment = base64.RawURLEncoding.Strict()
 
 // NewIssuer returns an Issuer signing with secret (at least MinSecretLen
 // bytes, else an error), naming itself issuer ("iss", not empty), with now as
@@ -85,13 +102,12 @@ func NewIssuer(secret []byte, issuer string, now func() time.Time) (*Issuer, err
 		now = time.Now
 	}
 	i := &Issuer{secret: bytes.Clone(secret), issuer: issuer, now: now}
-	i.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+	i.validator = jwt.NewValidator(
 		jwt.WithIssuer(issuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(now),
-		jwt.WithStrictDecoding(),
 	)
+	i.macs.New = func() any { return hmac.New(sha256.New, i.secret) }
 	return i, nil
 }
 
@@ -169,14 +185,31 @@ func (i *Issuer) parse(token string, want Type) (Claims, error) {
 			return Claims{}, errors.New("unexpected character")
 		}
 	}
-	var jc jwtClaims
-	_, err := i.parser.ParseWithClaims(token, &jc, func(t *jwt.Token) (any, error) {
-		if t.Method != jwt.SigningMethodHS256 { // WithValidMethods checks too
-			return nil, errors.New("unexpected signing method")
-		}
-		return i.secret, nil
-	})
+	// What jwt.Parser.ParseWithClaims does, with the header compared whole
+	// instead of decoded into a map, and the HMAC computed on a pooled
+	// keyed hash: half the time and allocations (BenchmarkParse), on
+	// every authenticated request. The claims are checked by the
+	// library's validator, as before.
+	hdr, rest, _ := strings.Cut(token, ".")
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok || strings.Contains(sig, ".") {
+		return Claims{}, errors.New("want 3 segments")
+	}
+	if hdr != header {
+		return Claims{}, errors.New("header is not HS256 JWT")
+	}
+	if !i.validSignature(token[:len(hdr)+1+len(payload)], sig) {
+		return Claims{}, jwt.ErrTokenSignatureInvalid
+	}
+	raw, err := segment.DecodeString(payload)
 	if err != nil {
+		return Claims{}, errors.New("payload is not base64url")
+	}
+	var jc jwtClaims
+	if err := json.Unmarshal(raw, &jc); err != nil {
+		return Claims{}, errors.New("payload is not a claims object")
+	}
+	if err := i.validator.Validate(jc); err != nil {
 		return Claims{}, err
 	}
 	if jc.IssuedAt == nil {
@@ -204,6 +237,24 @@ func (i *Issuer) parse(token string, want Type) (Claims, error) {
 		IssuedAt:   jc.IssuedAt.UTC(),
 		ExpiresAt:  jc.ExpiresAt.UTC(),
 	}, nil
+}
+
+// validSignature reports whether sig is the canonical base64url of the
+// HMAC-SHA256 of signed under the Issuer's secret, compared in constant time.
+func (i *Issuer) validSignature(signed, sig string) bool {
+	var want [sha256.Size]byte
+	if segment.DecodedLen(len(sig)) != len(want) {
+		return false
+	}
+	if n, err := segment.Decode(want[:], []byte(sig)); err != nil || n != len(want) {
+		return false
+	}
+	mac := i.macs.Get().(hash.Hash)
+	defer i.macs.Put(mac)
+	mac.Reset()
+	_, _ = io.WriteString(mac, signed) // a hash never fails to write
+	var got [sha256.Size]byte
+	return hmac.Equal(mac.Sum(got[:0]), want[:])
 }
 
 func isTokenByte(b byte) bool {
