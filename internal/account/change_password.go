@@ -42,7 +42,7 @@ func (s *Service) ChangePassword(ctx context.Context, pr Principal, oldPassword,
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	err = s.store.InTx(ctx, func(tx Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		cur, err := tx.UserByID(ctx, u.ID)
 		if err != nil {
 			return err

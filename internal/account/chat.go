@@ -20,7 +20,7 @@ func (s *Service) BindChat(ctx context.Context, code string, chatID int64) (*Use
 	}
 	now := s.clock()
 	var u *User
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		hash := linkCodeHash(code)
 		c, err := tx.LinkCode(ctx, hash)
 		if errors.Is(err, ErrNotFound) {
@@ -79,7 +79,7 @@ func linkedUser(ctx context.Context, tx Tx, userID, chatID int64) (*User, error)
 func (s *Service) ResetFromChat(ctx context.Context, chatID, userID int64) (bool, error) {
 	now := s.clock()
 	var queued bool
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		u, err := linkedUser(ctx, tx, userID, chatID)
 		if err != nil {
 			return err
@@ -98,7 +98,7 @@ func (s *Service) ResetFromChat(ctx context.Context, chatID, userID int64) (bool
 func (s *Service) UnlinkChat(ctx context.Context, chatID, userID int64) (*User, error) {
 	now := s.clock()
 	var u *User
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		var err error
 		if u, err = linkedUser(ctx, tx, userID, chatID); err != nil {
 			return err
@@ -119,7 +119,7 @@ func (s *Service) UnlinkChat(ctx context.Context, chatID, userID int64) (*User, 
 func (s *Service) SignOutFromChat(ctx context.Context, chatID int64, sessionID string) (*User, error) {
 	now := s.clock()
 	var u *User
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		sess, err := tx.Session(ctx, sessionID)
 		if err != nil {
 			return err

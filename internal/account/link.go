@@ -35,7 +35,7 @@ func (s *Service) CreateLink(ctx context.Context, pr Principal) (*Link, error) {
 		CreatedAt: now,
 		ExpiresAt: now.Add(LinkCodeTTL),
 	}
-	err := s.store.InTx(ctx, func(tx Tx) error { return tx.InsertLinkCode(ctx, c) })
+	err := s.inTx(ctx, func(tx Tx) error { return tx.InsertLinkCode(ctx, c) })
 	if err != nil {
 		return nil, fmt.Errorf("create link: %w", err)
 	}

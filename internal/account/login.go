@@ -52,7 +52,7 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 		// The same work as a wrong password: one hash and one committed
 		// write, so the time taken does not tell who has an account.
 		s.hasher.VerifyDummy(ctx, p.Password)
-		err := s.store.InTx(ctx, func(tx Tx) error {
+		err := s.inTx(ctx, func(tx Tx) error {
 			_, err := tx.IncrementCounter(ctx, unknownLoginsCounter, s.clock())
 			return err
 		})
@@ -90,7 +90,7 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 		IP:         p.IP,
 		UserAgent:  p.UserAgent,
 	}
-	err = s.store.InTx(ctx, func(tx Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		cur, err := tx.UserByID(ctx, u.ID)
 		if err != nil {
 			return err
@@ -170,7 +170,7 @@ func minTime(a, b time.Time) time.Time {
 // MaxFailedLogins-th in a row locks the account for LockDuration and tells
 // its chat.
 func (s *Service) recordFailedLogin(ctx context.Context, userID int64, now time.Time) error {
-	return s.store.InTx(ctx, func(tx Tx) error {
+	return s.inTx(ctx, func(tx Tx) error {
 		u, err := tx.UserByID(ctx, userID)
 		if err != nil {
 			return err

@@ -29,7 +29,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Tokens, error) {
 		sess   *Session
 		reused bool
 	)
-	err = s.store.InTx(ctx, func(tx Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		var err error
 		if sess, err = tx.Session(ctx, c.SessionID); err != nil {
 			return err

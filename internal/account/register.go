@@ -52,7 +52,7 @@ func (s *Service) createUser(ctx context.Context, u *User, password string, now 
 	}
 	u.PasswordHash = hash
 	u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = now, now, now
-	return s.store.InTx(ctx, func(tx Tx) error {
+	return s.inTx(ctx, func(tx Tx) error {
 		if err := tx.InsertUser(ctx, u); err != nil {
 			return err
 		}

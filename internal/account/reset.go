@@ -56,7 +56,7 @@ func (s *Service) ForgotPassword(ctx context.Context, p ResetParams) error {
 	defer floor.Stop()
 
 	now := s.clock()
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		u, err := s.userByLogin(ctx, tx, p.Email, p.Username)
 		if errors.Is(err, ErrNotFound) {
 			return nil
@@ -143,7 +143,7 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 	now := s.clock()
 	hash := s.codeHash(u.ID, PurposePasswordReset, p.Code)
 	var checkErr error
-	err = s.store.InTx(ctx, func(tx Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		_, checkErr = s.checkCode(ctx, tx, u.ID, hash, now)
 		if errors.Is(checkErr, ErrInvalidCode) {
 			return nil // commit the counted try
@@ -167,7 +167,7 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 		return fmt.Errorf("confirm new password: %w", err)
 	}
 	now = s.clock()
-	err = s.store.InTx(ctx, func(tx Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		c, err := s.checkCode(ctx, tx, u.ID, hash, now)
 		if err != nil {
 			return err

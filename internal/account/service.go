@@ -32,6 +32,13 @@ type Options struct {
 	// ForgotPasswordFloor is the least time ForgotPassword takes, so that
 	// its duration does not tell whether the account exists: 100ms.
 	ForgotPasswordFloor time.Duration
+	// SessionCacheTTL, when positive, lets Authenticate and Profile answer
+	// from memory for that long instead of reading the store each time.
+	// This Service's own writes (sign-out, password change or reset,
+	// refresh reuse, lockout, chat link) drop what they change at once;
+	// another process's writes, such as the bot's "Not me", are seen
+	// within SessionCacheTTL. 0 (the default) reads the store every time.
+	SessionCacheTTL time.Duration
 }
 
 // Service carries out tgauth's use cases, each in one transaction.
@@ -45,6 +52,7 @@ type Service struct {
 	codeKey     []byte
 	botUsername string
 	forgotFloor time.Duration
+	auth        *authCache // nil: no caching
 }
 
 // NewService returns a Service over store that hashes with hasher and signs
@@ -66,6 +74,9 @@ func NewService(store Store, hasher *password.Hasher, tokens *token.Issuer, opts
 	}
 	if len(s.codeKey) == 0 {
 		s.codeKey = []byte(randomID(32))
+	}
+	if opts.SessionCacheTTL > 0 {
+		s.auth = newAuthCache(opts.SessionCacheTTL, s.now)
 	}
 	return s
 }
@@ -92,14 +103,25 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	if err != nil {
 		return Principal{}, ErrInvalidToken
 	}
-	sess, err := s.store.Session(ctx, c.SessionID)
+	var userID int64
+	var live bool
+	if s.auth != nil {
+		var e cachedSession
+		e, err = s.auth.session(ctx, s.store, c.SessionID)
+		userID, live = e.userID, !e.revoked && s.clock().Before(e.expiresAt)
+	} else {
+		var sess *Session
+		if sess, err = s.store.Session(ctx, c.SessionID); err == nil {
+			userID, live = sess.UserID, sess.Live(s.clock())
+		}
+	}
 	if errors.Is(err, ErrNotFound) {
 		return Principal{}, ErrInvalidToken
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if sess.UserID != c.UserID || !sess.Live(s.clock()) {
+	if userID != c.UserID || !live {
 		return Principal{}, ErrInvalidToken
 	}
 	return Principal{UserID: c.UserID, SessionID: c.SessionID, Role: Role(c.Role)}, nil
@@ -107,7 +129,13 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 
 // Profile returns the principal's own account.
 func (s *Service) Profile(ctx context.Context, pr Principal) (*User, error) {
-	u, err := s.store.UserByID(ctx, pr.UserID)
+	var u *User
+	var err error
+	if s.auth != nil {
+		u, err = s.auth.user(ctx, s.store, pr.UserID)
+	} else {
+		u, err = s.store.UserByID(ctx, pr.UserID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("profile: %w", err)
 	}

@@ -15,7 +15,7 @@ func (s *Service) SignOut(ctx context.Context, pr Principal, email string) error
 		return err
 	}
 	now := s.clock()
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		u, err := tx.UserByID(ctx, pr.UserID)
 		if err != nil {
 			return err

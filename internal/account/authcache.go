@@ -1,0 +1,188 @@
+package account
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// maxCachedEntries bounds each map of an authCache: sessions and users.
+// Past it, an arbitrary entry makes room (about 2 MB of users at most).
+const maxCachedEntries = 10_000
+
+// authCache keeps, for a short ttl, what authenticated requests read on
+// every call: a session's owner, expiry and revocation, and the user a
+// profile shows. Transactions of this Service drop what they change once
+// they end (see inTx), so this process's revocations apply at once;
+// another process's are seen when the entry expires, within ttl.
+//
+// A read that began before an invalidation is not cached, so a stale row
+// read concurrently with a revocation cannot outlive it.
+type authCache struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu       sync.RWMutex
+	epoch    uint64 // bumped by every invalidation
+	sessions map[string]cachedSession
+	users    map[int64]cachedUser
+}
+
+type cachedSession struct {
+	userID    int64
+	expiresAt time.Time // the session's
+	revoked   bool
+	until     time.Time // of the entry
+}
+
+type cachedUser struct {
+	user  User
+	until time.Time
+}
+
+func newAuthCache(ttl time.Duration, now func() time.Time) *authCache {
+	return &authCache{
+		ttl:      ttl,
+		now:      now,
+		sessions: make(map[string]cachedSession),
+		users:    make(map[int64]cachedUser),
+	}
+}
+
+// session returns the session id's state from the cache or, on a miss,
+// from r, caching it. A session r does not know is not cached.
+func (c *authCache) session(ctx context.Context, r Reader, id string) (cachedSession, error) {
+	now := c.now()
+	c.mu.RLock()
+	e, ok := c.sessions[id]
+	epoch := c.epoch
+	c.mu.RUnlock()
+	if ok && now.Before(e.until) {
+		return e, nil
+	}
+	s, err := r.Session(ctx, id)
+	if err != nil {
+		return cachedSession{}, err
+	}
+	e = cachedSession{userID: s.UserID, expiresAt: s.ExpiresAt, revoked: !s.RevokedAt.IsZero(), until: now.Add(c.ttl)}
+	c.mu.Lock()
+	if c.epoch == epoch {
+		if len(c.sessions) >= maxCachedEntries {
+			evictOne(c.sessions)
+		}
+		c.sessions[id] = e
+	}
+	c.mu.Unlock()
+	return e, nil
+}
+
+// user returns a copy of the user from the cache or, on a miss, from r,
+// caching it.
+func (c *authCache) user(ctx context.Context, r Reader, id int64) (*User, error) {
+	now := c.now()
+	c.mu.RLock()
+	e, ok := c.users[id]
+	epoch := c.epoch
+	c.mu.RUnlock()
+	if ok && now.Before(e.until) {
+		u := e.user
+		return &u, nil
+	}
+	u, err := r.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.epoch == epoch {
+		if len(c.users) >= maxCachedEntries {
+			evictOne(c.users)
+		}
+		c.users[id] = cachedUser{user: *u, until: now.Add(c.ttl)}
+	}
+	c.mu.Unlock()
+	return u, nil
+}
+
+// invalidate drops the users, every session of theirs, and the sessions.
+func (c *authCache) invalidate(users []int64, sessions []string) {
+	if len(users) == 0 && len(sessions) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	for _, id := range sessions {
+		delete(c.sessions, id)
+	}
+	for _, uid := range users {
+		delete(c.users, uid)
+	}
+	if len(users) > 0 {
+		for id, e := range c.sessions {
+			if slices.Contains(users, e.userID) {
+				delete(c.sessions, id)
+			}
+		}
+	}
+}
+
+func evictOne[K comparable, V any](m map[K]V) {
+	for k := range m {
+		delete(m, k)
+		return
+	}
+}
+
+// trackingTx notes the users and sessions a transaction changes, for
+// inTx to drop from the authCache once it ends.
+type trackingTx struct {
+	Tx
+	users    []int64
+	sessions []string
+}
+
+func (t *trackingTx) UpdatePassword(ctx context.Context, userID int64, hash string, at time.Time) error {
+	t.users = append(t.users, userID)
+	return t.Tx.UpdatePassword(ctx, userID, hash, at)
+}
+
+func (t *trackingTx) SetLoginFailures(ctx context.Context, userID int64, failed int, lockedUntil, at time.Time) error {
+	t.users = append(t.users, userID)
+	return t.Tx.SetLoginFailures(ctx, userID, failed, lockedUntil, at)
+}
+
+func (t *trackingTx) RevokeSessions(ctx context.Context, userID int64, except, reason string, at time.Time) (int, error) {
+	t.users = append(t.users, userID)
+	return t.Tx.RevokeSessions(ctx, userID, except, reason, at)
+}
+
+func (t *trackingTx) RevokeSession(ctx context.Context, id, reason string, at time.Time) error {
+	t.sessions = append(t.sessions, id)
+	return t.Tx.RevokeSession(ctx, id, reason, at)
+}
+
+func (t *trackingTx) SetChatID(ctx context.Context, userID, chatID int64, at time.Time) error {
+	t.users = append(t.users, userID)
+	return t.Tx.SetChatID(ctx, userID, chatID, at)
+}
+
+// inTx runs fn in one write transaction of the store and, when the
+// Service caches authentication, drops from the cache whatever fn
+// changed, whether or not the transaction committed. Every use case
+// writes through it.
+func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
+	if s.auth == nil {
+		return s.store.InTx(ctx, fn)
+	}
+	var users []int64
+	var sessions []string
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		t := &trackingTx{Tx: tx}
+		err := fn(t)
+		users, sessions = append(users, t.users...), append(sessions, t.sessions...)
+		return err
+	})
+	s.auth.invalidate(users, sessions)
+	return err
+}
