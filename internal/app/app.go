@@ -97,10 +97,11 @@ func NewService(ctx context.Context, cfg config.Config, store *sqlite.Store, log
 	}
 	hasher := password.NewHasher(password.DefaultParams, cfg.Password.MaxConcurrentHashes)
 	return account.NewService(store, hasher, issuer, account.Options{
-		AccessTTL:   cfg.JWT.AccessTTL,
-		RefreshTTL:  cfg.JWT.RefreshTTL,
-		CodeKey:     codeKey,
-		BotUsername: cfg.Telegram.BotUsername,
+		AccessTTL:       cfg.JWT.AccessTTL,
+		RefreshTTL:      cfg.JWT.RefreshTTL,
+		CodeKey:         codeKey,
+		BotUsername:     cfg.Telegram.BotUsername,
+		SessionCacheTTL: cfg.Auth.SessionCacheTTL,
 	}), nil
 }
 

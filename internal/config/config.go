@@ -30,6 +30,7 @@ type Config struct {
 	Database  Database  `koanf:"database"`
 	HTTP      HTTP      `koanf:"http"`
 	JWT       JWT       `koanf:"jwt"`
+	Auth      Auth      `koanf:"auth"`
 	Telegram  Telegram  `koanf:"telegram"`
 	RateLimit RateLimit `koanf:"ratelimit"`
 	Password  Password  `koanf:"password"`
@@ -68,6 +69,16 @@ type JWT struct {
 	Issuer     string        `koanf:"issuer"`
 	AccessTTL  time.Duration `koanf:"access_ttl"`
 	RefreshTTL time.Duration `koanf:"refresh_ttl"`
+}
+
+// Auth tunes how the API authenticates requests.
+type Auth struct {
+	// SessionCacheTTL, when positive, is how long the API may answer from
+	// memory whether a session is live (and the profile GET /v1/me shows)
+	// instead of reading the database on every request. The API's own
+	// revocations apply at once; another process's (the bot's "Not me",
+	// another replica's sign-out) within this time. 0 reads every time.
+	SessionCacheTTL time.Duration `koanf:"session_cache_ttl"`
 }
 
 // Telegram configures the Bot API client.

@@ -64,6 +64,10 @@ func (c Config) validate() error {
 		bad("jwt.refresh_ttl", "must not be shorter than jwt.access_ttl (%s), got %q", c.JWT.AccessTTL, c.JWT.RefreshTTL)
 	}
 
+	if d := c.Auth.SessionCacheTTL; d < 0 || d > MaxSessionCacheTTL {
+		bad("auth.session_cache_ttl", "must be between 0 (off) and %s, got %q", MaxSessionCacheTTL, d)
+	}
+
 	if u, err := url.Parse(c.Telegram.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("telegram.api_url", "must be an absolute http or https URL, got %q", c.Telegram.APIURL)
 	}
@@ -94,6 +98,10 @@ func (c Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// MaxSessionCacheTTL bounds auth.session_cache_ttl: it is how late
+// another process's revocation may be honoured.
+const MaxSessionCacheTTL = time.Minute
 
 // isPostgresURL reports whether s parses as a postgres URL. The parse error
 // is dropped because *url.Error prints the URL, password included.
