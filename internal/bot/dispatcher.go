@@ -151,14 +151,22 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 	settle := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, d.opts.Workers)
+	booked := make(map[int64]time.Time, len(msgs)) // chat -> the slot of its message in this batch
 	for _, m := range msgs {
 		// One message per chat per turn: the rest wait for the chat's
 		// next turn, and no chat holds back the others.
-		if ok, at := d.pacer.TryChat(ctx, m.ChatID); !ok {
+		if slot, dup := booked[m.ChatID]; dup {
 			d.opts.Metrics.Send(metrics.SendDeferred)
-			d.reschedule(settle, m, at, false, "")
+			d.reschedule(settle, m, slot.Add(d.pacer.turn()), false, "")
 			continue
 		}
+		ok, slot, retry := d.pacer.Reserve(ctx, m.ChatID)
+		if !ok {
+			d.opts.Metrics.Send(metrics.SendDeferred)
+			d.reschedule(settle, m, retry, false, "")
+			continue
+		}
+		booked[m.ChatID] = slot
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -168,15 +176,15 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			d.deliver(ctx, settle, m)
+			d.deliver(ctx, settle, m, slot)
 		})
 	}
 	wg.Wait()
 	return len(msgs), nil
 }
 
-// deliver sends one claimed message and settles it.
-func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessage) {
+// deliver sends one claimed message at its slot and settles it.
+func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessage, slot time.Time) {
 	now := d.opts.Now()
 	if expired(m, now) {
 		d.dead(settle, m, "reset code expired before it could be sent")
@@ -187,7 +195,7 @@ func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessag
 		d.dead(settle, m, err.Error())
 		return
 	}
-	if err := d.pacer.WaitOverall(ctx); err != nil {
+	if err := sleep(ctx, slot.Sub(d.opts.Now())); err != nil {
 		d.opts.Metrics.Send(metrics.SendDeferred)
 		d.reschedule(settle, m, now, false, "")
 		return

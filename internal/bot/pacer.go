@@ -69,29 +69,44 @@ func NewSharedPacer(turns SharedTurns, perSecond float64, gap time.Duration, now
 	return &Pacer{shared: turns, every: time.Duration(float64(time.Second) / perSecond), gap: gap, now: now, log: log}
 }
 
-// TryChat takes the chat's turn if it has come, reporting otherwise when
-// it comes. It does not wait.
-func (p *Pacer) TryChat(ctx context.Context, chatID int64) (ok bool, at time.Time) {
+// Reserve books the next send slot the overall rate allows and, for that
+// moment, the chat's turn: ok, the caller sends to the chat at slot (and
+// reports Sent); not ok, the chat's turn comes at retry and nothing is
+// booked. The turn is taken for the slot's time, not for now, so that a
+// send waiting for its slot cannot overlap the chat's next turn, which may
+// be another replica's; and a tenth of the gap longer, as the send may go
+// out a little after its slot while the next one goes out on time. It
+// does not wait.
+func (p *Pacer) Reserve(ctx context.Context, chatID int64) (ok bool, slot, retry time.Time) {
 	now := p.now()
 	if p.shared != nil {
 		ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
 		defer cancel()
-		ok, at, err := p.shared.TakeChatTurn(ctx, chatID, now, p.gap)
-		if err != nil {
-			p.log.Warn("pacing: take chat turn", slog.String("error", err.Error()))
-			return false, now.Add(p.gap)
+		slot, err := p.shared.TakeSendSlot(ctx, now, p.every)
+		if err == nil {
+			ok, retry, err = p.shared.TakeChatTurn(ctx, chatID, slot, p.turn())
 		}
-		return ok, at
+		if err != nil {
+			p.log.Warn("pacing: reserve", slog.String("error", err.Error()))
+			return false, time.Time{}, now.Add(p.gap)
+		}
+		return ok, slot, retry // a refused chat wastes the slot: a race between replicas
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n := p.next[chatID]; now.Before(n) {
-		return false, n
+	r := p.overall.ReserveN(now, 1)
+	slot = now.Add(r.DelayFrom(now))
+	if n := p.next[chatID]; slot.Before(n) {
+		r.CancelAt(now)
+		return false, time.Time{}, n
 	}
-	p.next[chatID] = now.Add(p.gap)
+	p.next[chatID] = slot.Add(p.turn())
 	p.forget(now)
-	return true, time.Time{}
+	return true, slot, time.Time{}
 }
+
+// turn is how long a reservation holds the chat: the gap and a margin.
+func (p *Pacer) turn() time.Duration { return p.gap + p.gap/10 }
 
 // Delay pushes the chat's next turn to at least t (after a 429).
 func (p *Pacer) Delay(ctx context.Context, chatID int64, t time.Time) {
@@ -117,29 +132,15 @@ func (p *Pacer) Sent(ctx context.Context, chatID int64) {
 	p.Delay(ctx, chatID, p.now().Add(p.gap))
 }
 
-// WaitOverall blocks until the overall rate allows one more message.
-func (p *Pacer) WaitOverall(ctx context.Context) error {
-	if p.shared == nil {
-		return p.overall.Wait(ctx)
-	}
-	qctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-	at, err := p.shared.TakeSendSlot(qctx, p.now(), p.every)
-	cancel()
-	if err != nil {
-		return err
-	}
-	return sleep(ctx, at.Sub(p.now()))
-}
-
-// Wait blocks until the chat's turn has come and takes it, then waits for
-// the overall rate: for replies, which cannot be put off like notices.
+// Wait blocks until the chat may be sent to, and books that send: for
+// replies, which cannot be put off like notices.
 func (p *Pacer) Wait(ctx context.Context, chatID int64) error {
 	for {
-		ok, at := p.TryChat(ctx, chatID)
+		ok, slot, retry := p.Reserve(ctx, chatID)
 		if ok {
-			return p.WaitOverall(ctx)
+			return sleep(ctx, slot.Sub(p.now()))
 		}
-		if err := sleep(ctx, at.Sub(p.now())); err != nil {
+		if err := sleep(ctx, retry.Sub(p.now())); err != nil {
 			return err
 		}
 	}

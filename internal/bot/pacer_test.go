@@ -122,11 +122,8 @@ func TestSharedPacerFailsClosed(t *testing.T) {
 	turns := &memTurns{next: map[int64]time.Time{}, err: errors.New("connection refused")}
 	logs := &logBuffer{}
 	p := NewSharedPacer(turns, OverallRate, PerChatGap, nil, slog.New(slog.NewTextHandler(logs, nil)))
-	if ok, at := p.TryChat(t.Context(), 1); ok || time.Until(at) <= 0 {
-		t.Errorf("TryChat = %v, %v: want refused, retry in the future", ok, at)
-	}
-	if err := p.WaitOverall(t.Context()); err == nil {
-		t.Error("WaitOverall = nil with the database down")
+	if ok, _, retry := p.Reserve(t.Context(), 1); ok || time.Until(retry) <= 0 {
+		t.Errorf("Reserve = %v, retry %v: want refused, retry in the future", ok, retry)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
