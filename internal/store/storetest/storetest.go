@@ -1,5 +1,5 @@
 // Package storetest is a conformance suite for account.Store: every backend
-// (SQLite now, PostgreSQL later) runs the same tests from its own _test.go
+// (SQLite and PostgreSQL) runs the same tests from its own _test.go
 // file, so the Service can rely on one behaviour whichever store it gets.
 package storetest
 
@@ -27,8 +27,8 @@ type OutboxCounter interface {
 
 // Run runs the conformance suite against stores made by open; open returns
 // a fresh, migrated, empty store for each subtest (and registers its
-// cleanup with t.Cleanup). The store must also implement OutboxCounter and
-// VerificationCodeCounter.
+// cleanup with t.Cleanup). The store must also implement Outbox,
+// OutboxCounter and VerificationCodeCounter.
 func Run(t *testing.T, open func(t *testing.T) account.Store) {
 	tests := []struct {
 		name string
@@ -62,6 +62,11 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"UpdateVerificationCode", testUpdateVerificationCode},
 		{"VerificationCodeExpiryBoundary", testVerificationCodeExpiryBoundary},
 		{"InsertLinkCode", testInsertLinkCode},
+		{"ClaimOrderAndLimit", testClaimOrderAndLimit},
+		{"ClaimLease", testClaimLease},
+		{"RescheduleAndDead", testRescheduleAndDead},
+		{"ConcurrentClaims", testConcurrentClaims},
+		{"OutboxStats", testOutboxStats},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,288 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"tgauth/internal/account"
+)
+
+// Outbox is the dispatcher's side of the outbox (bot.Outbox) and the
+// metrics' OutboxStats. It is not part of account.Store, but every backend
+// offers it, so the value open returns must implement it too.
+type Outbox interface {
+	ClaimOutbox(ctx context.Context, claimant string, now time.Time, lease time.Duration, limit int) ([]account.OutboxMessage, error)
+	MarkSent(ctx context.Context, id int64, claimant string, messageID int, payload []byte, at time.Time) error
+	Reschedule(ctx context.Context, id int64, claimant string, next time.Time, failed bool, reason string) error
+	MarkDead(ctx context.Context, id int64, claimant, reason string, payload []byte, at time.Time) error
+	OutboxStats(ctx context.Context, now time.Time) (due int, oldestDue time.Duration, err error)
+}
+
+func outboxOf(t *testing.T, s account.Store) Outbox {
+	t.Helper()
+	o, ok := s.(Outbox)
+	if !ok {
+		t.Fatalf("store %T does not implement storetest.Outbox", s)
+	}
+	return o
+}
+
+// queue inserts one message per next attempt time, each in its own
+// transaction, created a minute before it is due, and returns them with
+// their IDs set.
+func queue(t *testing.T, s account.Store, chatID int64, next ...time.Time) []*account.OutboxMessage {
+	t.Helper()
+	var ms []*account.OutboxMessage
+	for i, at := range next {
+		m := &account.OutboxMessage{ChatID: chatID, Kind: account.NoticeSignedOut,
+			Payload: fmt.Appendf(nil, `{"n":%d}`, i), CreatedAt: at.Add(-time.Minute), NextAttemptAt: at}
+		inTx(t, s, func(tx account.Tx) error { return tx.InsertOutbox(t.Context(), m) })
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+func claim(t *testing.T, o Outbox, claimant string, now time.Time, lease time.Duration, limit int) []account.OutboxMessage {
+	t.Helper()
+	msgs, err := o.ClaimOutbox(t.Context(), claimant, now, lease, limit)
+	if err != nil {
+		t.Fatalf("ClaimOutbox(%q, %v): %v", claimant, now, err)
+	}
+	return msgs
+}
+
+func ids(msgs []account.OutboxMessage) []int64 {
+	var out []int64
+	for _, m := range msgs {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+func idsOf(ms ...*account.OutboxMessage) []int64 {
+	var out []int64
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+// testClaimOrderAndLimit: due rows come oldest due first (ties by id),
+// at most limit of them, with every field as queued; rows not due yet
+// stay.
+func testClaimOrderAndLimit(t *testing.T, s account.Store) {
+	o := outboxOf(t, s)
+	now := t0.Add(time.Hour)
+	// Queued out of order; the last one is not due yet.
+	ms := queue(t, s, 42, now.Add(-time.Second), now.Add(-time.Minute), now, now.Add(-time.Minute), now.Add(time.Microsecond))
+	mid, oldest, atNow, oldestToo, future := ms[0], ms[1], ms[2], ms[3], ms[4]
+
+	got := claim(t, o, "a", now, time.Minute, 3)
+	want := []account.OutboxMessage{*oldest, *oldestToo, *mid}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ClaimOutbox(limit 3) mismatch (-want +got):\n%s", diff)
+	}
+	for _, m := range got {
+		wantUTC(t, "claimed message", m.CreatedAt, m.NextAttemptAt)
+	}
+	if got := ids(claim(t, o, "a", now, time.Minute, 3)); !slices.Equal(got, idsOf(atNow)) {
+		t.Errorf("second ClaimOutbox = %v, want %v (due exactly now; not the future one)", got, idsOf(atNow))
+	}
+	if got := claim(t, o, "a", now, time.Minute, 3); len(got) != 0 {
+		t.Errorf("third ClaimOutbox = %v, want none", ids(got))
+	}
+	if got := ids(claim(t, o, "b", now.Add(time.Microsecond), time.Minute, 3)); !slices.Equal(got, idsOf(future)) {
+		t.Errorf("ClaimOutbox(1µs later) = %v, want %v", got, idsOf(future))
+	}
+}
+
+// testClaimLease: a claimed row is nobody else's until its lease lapses;
+// then another may take it, and the first claimant can no longer settle
+// it.
+func testClaimLease(t *testing.T, s account.Store) {
+	o := outboxOf(t, s)
+	ctx := t.Context()
+	now := t0.Add(time.Hour)
+	m := queue(t, s, 42, now)[0]
+	const lease = 30 * time.Second
+
+	if got := ids(claim(t, o, "a", now, lease, 10)); !slices.Equal(got, idsOf(m)) {
+		t.Fatalf("ClaimOutbox(a) = %v, want %v", got, idsOf(m))
+	}
+	if got := claim(t, o, "b", now.Add(lease-time.Microsecond), lease, 10); len(got) != 0 {
+		t.Errorf("ClaimOutbox(b) within a's lease = %v, want none", ids(got))
+	}
+	// b settles nothing it does not hold.
+	wantNotFound(t, "MarkSent by b without a lease", o.MarkSent(ctx, m.ID, "b", 1, nil, now))
+	wantNotFound(t, "Reschedule by b without a lease", o.Reschedule(ctx, m.ID, "b", now, true, "x"))
+	wantNotFound(t, "MarkDead by b without a lease", o.MarkDead(ctx, m.ID, "b", "x", nil, now))
+
+	// a's lease lapses (a died): b takes the row over.
+	later := now.Add(lease)
+	if got := ids(claim(t, o, "b", later, lease, 10)); !slices.Equal(got, idsOf(m)) {
+		t.Fatalf("ClaimOutbox(b) when a's lease lapsed = %v, want %v", got, idsOf(m))
+	}
+	wantNotFound(t, "MarkSent by a after losing the lease", o.MarkSent(ctx, m.ID, "a", 1, nil, later))
+	if err := o.MarkSent(ctx, m.ID, "b", 7, []byte(`{}`), later); err != nil {
+		t.Fatalf("MarkSent by b: %v", err)
+	}
+	// Sent: gone for good, and settled once only.
+	if got := claim(t, o, "c", later.Add(time.Hour), lease, 10); len(got) != 0 {
+		t.Errorf("ClaimOutbox after MarkSent = %v, want none", ids(got))
+	}
+	wantNotFound(t, "MarkSent by b twice", o.MarkSent(ctx, m.ID, "b", 7, nil, later))
+	wantNotFound(t, "settling an unknown message", o.MarkDead(ctx, m.ID+1000, "b", "x", nil, later))
+}
+
+// testRescheduleAndDead: a rescheduled row is due again at its new time
+// with its failed tries counted (deferrals not); a dead one never is.
+func testRescheduleAndDead(t *testing.T, s account.Store) {
+	o := outboxOf(t, s)
+	ctx := t.Context()
+	now := t0.Add(time.Hour)
+	ms := queue(t, s, 42, now, now)
+	retry, dead := ms[0], ms[1]
+	claim(t, o, "a", now, time.Minute, 10)
+
+	next := now.Add(10*time.Second + time.Microsecond)
+	if err := o.Reschedule(ctx, retry.ID, "a", next, true, "502 bad gateway"); err != nil {
+		t.Fatalf("Reschedule(failed): %v", err)
+	}
+	if err := o.MarkDead(ctx, dead.ID, "a", "403 blocked", []byte(`{}`), now); err != nil {
+		t.Fatalf("MarkDead: %v", err)
+	}
+	// The lease ended with the settlement: not due before next, whoever asks.
+	if got := claim(t, o, "a", next.Add(-time.Microsecond), time.Minute, 10); len(got) != 0 {
+		t.Errorf("ClaimOutbox before the rescheduled time = %v, want none", ids(got))
+	}
+	got := claim(t, o, "b", next, time.Minute, 10)
+	want := *retry
+	want.NextAttemptAt, want.Attempts = next, 1
+	if diff := cmp.Diff([]account.OutboxMessage{want}, got); diff != "" {
+		t.Fatalf("ClaimOutbox at the rescheduled time (-want +got):\n%s", diff)
+	}
+	// A deferral (our own rate limit) does not count as a try.
+	if err := o.Reschedule(ctx, retry.ID, "b", next.Add(time.Second), false, ""); err != nil {
+		t.Fatalf("Reschedule(deferral): %v", err)
+	}
+	got = claim(t, o, "b", next.Add(time.Second), time.Minute, 10)
+	want.NextAttemptAt = next.Add(time.Second)
+	if diff := cmp.Diff([]account.OutboxMessage{want}, got); diff != "" {
+		t.Errorf("ClaimOutbox after a deferral (-want +got):\n%s", diff)
+	}
+	if due, _, err := o.OutboxStats(ctx, now.Add(24*time.Hour)); err != nil || due != 1 {
+		t.Errorf("OutboxStats = %d, %v; want 1 (the dead message is not due)", due, err)
+	}
+}
+
+// testConcurrentClaims: dispatchers claiming at once never get the same
+// row, and together get every due row.
+func testConcurrentClaims(t *testing.T, s account.Store) {
+	o := outboxOf(t, s)
+	now := t0.Add(time.Hour)
+	const rows, claimants, batch = 60, 4, 5
+	var next []time.Time
+	for i := range rows {
+		next = append(next, now.Add(-time.Duration(i)*time.Millisecond))
+	}
+	queue(t, s, 42, next...)
+
+	var (
+		mu  sync.Mutex
+		got = make(map[int64]string)
+		wg  sync.WaitGroup
+	)
+	for c := range claimants {
+		name := fmt.Sprintf("d%d", c)
+		wg.Go(func() {
+			for {
+				msgs, err := o.ClaimOutbox(t.Context(), name, now, time.Minute, batch)
+				if err != nil {
+					t.Errorf("ClaimOutbox(%s): %v", name, err)
+					return
+				}
+				if len(msgs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range msgs {
+					if other, ok := got[m.ID]; ok {
+						t.Errorf("message %d claimed by %s and %s", m.ID, other, name)
+					}
+					got[m.ID] = name
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(got) != rows {
+		t.Errorf("claimed %d messages in all, want %d", len(got), rows)
+	}
+}
+
+// testOutboxStats: due counts unsent, live rows whose time has come
+// (claimed ones too); the age is that of the oldest of them.
+func testOutboxStats(t *testing.T, s account.Store) {
+	o := outboxOf(t, s)
+	ctx := t.Context()
+	now := t0.Add(time.Hour)
+	stats := func(at time.Time) (int, time.Duration) {
+		t.Helper()
+		due, oldest, err := o.OutboxStats(ctx, at)
+		if err != nil {
+			t.Fatalf("OutboxStats: %v", err)
+		}
+		return due, oldest
+	}
+	if due, oldest := stats(now); due != 0 || oldest != 0 {
+		t.Fatalf("OutboxStats(empty) = %d, %v, want 0, 0", due, oldest)
+	}
+
+	insert := func(created, next time.Time) int64 {
+		t.Helper()
+		m := &account.OutboxMessage{ChatID: 42, Kind: account.NoticeSignedOut, Payload: []byte(`{}`), CreatedAt: created, NextAttemptAt: next}
+		inTx(t, s, func(tx account.Tx) error { return tx.InsertOutbox(ctx, m) })
+		return m.ID
+	}
+	old := insert(now.Add(-90*time.Second), now.Add(-time.Second))     // due, the oldest
+	insert(now.Add(-10*time.Second), now)                              // due at the boundary
+	insert(now.Add(-time.Hour), now.Add(time.Minute))                  // rescheduled: not due
+	sent := insert(now.Add(-2*time.Hour), now.Add(-2*time.Hour))       // sent below
+	dead := insert(now.Add(-3*time.Hour), now.Add(-3*time.Hour))       // dead below
+	claimed := insert(now.Add(-20*time.Second), now.Add(-time.Second)) // claimed: still due
+
+	msgs := claim(t, o, "test", now, time.Minute, 10)
+	for _, m := range msgs {
+		var err error
+		switch m.ID {
+		case sent:
+			err = o.MarkSent(ctx, m.ID, "test", 1, nil, now)
+		case dead:
+			err = o.MarkDead(ctx, m.ID, "test", "blocked", nil, now)
+		case claimed:
+			continue
+		default:
+			err = o.Reschedule(ctx, m.ID, "test", m.NextAttemptAt, false, "")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if due, oldest := stats(now); due != 3 || oldest != 90*time.Second {
+		t.Errorf("OutboxStats(now) = %d, %v, want 3, 90s (message %d)", due, oldest, old)
+	}
+	if due, oldest := stats(now.Add(-500 * time.Millisecond)); due != 2 || oldest != 89500*time.Millisecond {
+		t.Errorf("OutboxStats(now-0.5s) = %d, %v, want 2, 89.5s", due, oldest)
+	}
+	if due, _ := stats(now.Add(time.Minute)); due != 4 {
+		t.Errorf("OutboxStats(now+1m) due = %d, want 4", due)
+	}
+}
