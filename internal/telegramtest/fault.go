@@ -2,7 +2,9 @@ package telegramtest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 )
 
 // Fault is a scripted failure of one call, queued with FailNext.
@@ -54,6 +56,67 @@ func (s *Server) FailNext(method string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[method] = append(s.faults[method], f)
+}
+
+// FailRandomly makes each later call to method fail, with probability
+// rate, with one of faults drawn at random, each as likely as the others,
+// as a flaky Telegram would. The draws come from a generator seeded with
+// seed; which call gets which draw still depends on the order calls
+// arrive in. Faults queued with FailNext go first. A call that draws no
+// fault is served as usual, BlockChat and ForgetChat included. A later
+// FailRandomly for the method replaces the mix; rate 0 or no faults
+// removes it.
+func (s *Server) FailRandomly(method string, seed uint64, rate float64, faults ...Fault) {
+	method = methodName(method)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rate <= 0 || len(faults) == 0 {
+		delete(s.mixes, method)
+		return
+	}
+	s.mixes[method] = &faultMix{
+		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), // #nosec G404 -- a test's fault schedule, not a secret
+		rate:   rate,
+		faults: slices.Clone(faults),
+	}
+}
+
+// faultMix is a random fault schedule for one method.
+type faultMix struct {
+	rng    *rand.Rand
+	rate   float64
+	faults []Fault
+}
+
+// draw returns the fault for the next call, or nil.
+func (m *faultMix) draw() *Fault {
+	if m.rng.Float64() >= m.rate {
+		return nil
+	}
+	f := m.faults[m.rng.IntN(len(m.faults))]
+	return &f
+}
+
+// nextFault takes the fault, if any, that the next call to method gets;
+// s.mu must be held.
+func (s *Server) nextFault(method string) *Fault {
+	if q := s.faults[method]; len(q) > 0 {
+		f := q[0]
+		s.faults[method] = q[1:]
+		return &f
+	}
+	if m := s.mixes[method]; m != nil {
+		return m.draw()
+	}
+	return nil
+}
+
+// FaultsServed reports how many calls to method were answered with a
+// fault, queued or random.
+func (s *Server) FaultsServed(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served[methodName(method)]
 }
 
 // BlockChat makes every later send or edit to chatID fail with 403

@@ -70,12 +70,17 @@ type Server struct {
 	listener bool
 	handler  http.Handler
 	done     chan struct{} // closed by cleanup: ends long polls and hangs
+	// sendLatency delays each sendMessage answer after the message is
+	// accepted.
+	sendLatency time.Duration
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every recorded change
 	closed  bool
 	calls   map[string]int
 	faults  map[string][]Fault
+	mixes   map[string]*faultMix
+	served  map[string]int // calls answered with a fault
 
 	blocked   map[int64]bool
 	forgotten map[int64]bool
@@ -120,6 +125,15 @@ func WithoutRateLimits() Option {
 	return func(s *Server) { s.limits = false }
 }
 
+// WithSendLatency makes every sendMessage answer d after the fake has
+// accepted (and recorded) the message, as on a slow way back from
+// Telegram: a bot that stops waiting, or dies, within d has sent a message
+// it never heard about. The wait ends early when the request's context
+// ends or the test is cleaned up.
+func WithSendLatency(d time.Duration) Option {
+	return func(s *Server) { s.sendLatency = d }
+}
+
 // WithoutListener starts no httptest.Server: reach the fake through Client()
 // or Handler(). Needed inside a synctest bubble, which must not use sockets.
 // URL is then a placeholder that never resolves.
@@ -147,6 +161,8 @@ func New(t testing.TB, token string, opts ...Option) *Server {
 		changed:       make(chan struct{}),
 		calls:         map[string]int{},
 		faults:        map[string][]Fault{},
+		mixes:         map[string]*faultMix{},
+		served:        map[string]int{},
 		blocked:       map[int64]bool{},
 		forgotten:     map[int64]bool{},
 		nextUpdateID:  1,
@@ -288,10 +304,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls[method]++
 	var fault *Fault
-	if known && len(s.faults[method]) > 0 {
-		f := s.faults[method][0]
-		s.faults[method] = s.faults[method][1:]
-		fault = &f
+	if known {
+		if fault = s.nextFault(method); fault != nil {
+			s.served[method]++
+		}
 	}
 	s.mu.Unlock()
 
@@ -313,12 +329,32 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	var ae *apiError
 	switch {
 	case err == nil:
+		if method == "sendMessage" && !s.wait(r.Context(), s.sendLatency) {
+			return
+		}
 		writeJSON(w, http.StatusOK, okBody{OK: true, Result: result})
 	case errors.As(err, &ae):
 		writeJSON(w, ae.code, errorBody(ae))
 	default:
 		// The client is gone or the server is closing: nobody reads an answer.
 	}
+}
+
+// wait waits d and reports true, or false if ctx ends or the server
+// closes first.
+func (s *Server) wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-s.done:
+	}
+	return false
 }
 
 // unexpected fails the test, unless it has already been cleaned up.

@@ -768,3 +768,82 @@ func FuzzInjectMessage(f *testing.F) {
 		_ = m.CommandArguments()
 	})
 }
+
+// outcome sends one message and names what came back: "ok" or the error
+// code.
+func outcome(t *testing.T, bot *tgbotapi.BotAPI) string {
+	t.Helper()
+	_, err := bot.Send(tgbotapi.NewMessage(42, "hi"))
+	if err == nil {
+		return "ok"
+	}
+	return fmt.Sprint(apiError(t, err).Code)
+}
+
+func TestFailRandomly(t *testing.T) {
+	run := func(seed uint64) []string {
+		srv := telegramtest.New(t, token, telegramtest.WithoutRateLimits())
+		bot := newBot(t, srv)
+		srv.FailNext("sendMessage", telegramtest.Blocked())
+		srv.FailRandomly("sendMessage", seed, 0.5, telegramtest.BadGateway(), telegramtest.TooManyRequests(2))
+		var got []string
+		for range 200 {
+			got = append(got, outcome(t, bot))
+		}
+		counts := map[string]int{}
+		for _, o := range got {
+			counts[o]++
+		}
+		if got[0] != "403" {
+			t.Errorf("first call = %s, want 403: FailNext goes before the mix", got[0])
+		}
+		// 199 draws at rate 0.5: far outside 60-140 means the rate is ignored.
+		if failed := counts["502"] + counts["429"]; failed < 60 || failed > 140 || counts["502"] == 0 || counts["429"] == 0 {
+			t.Errorf("outcomes of 199 calls with a 0.5 mix of 502 and 429: %v", counts)
+		}
+		if n, want := srv.FaultsServed("sendMessage"), 200-counts["ok"]; n != want {
+			t.Errorf("FaultsServed = %d, want %d", n, want)
+		}
+		if n := len(srv.Sent()); n != counts["ok"] {
+			t.Errorf("len(Sent()) = %d, want the %d calls answered ok", n, counts["ok"])
+		}
+		srv.FailRandomly("sendMessage", seed, 0)
+		for i := range 20 {
+			if o := outcome(t, bot); o != "ok" {
+				t.Fatalf("call %d after the mix was removed = %s, want ok", i, o)
+			}
+		}
+		return got
+	}
+	a, b := run(7), run(7)
+	if diff := cmp.Diff(a, b); diff != "" {
+		t.Errorf("two runs with seed 7 differ (-first +second):\n%s", diff)
+	}
+	if c := run(8); cmp.Equal(a, c) {
+		t.Errorf("seeds 7 and 8 drew the same %d outcomes", len(c))
+	}
+}
+
+func TestSendLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := telegramtest.New(t, token, telegramtest.WithoutListener(), telegramtest.WithSendLatency(3*time.Second))
+		impatient := newInProcessBot(t, srv, time.Second)
+		_, err := impatient.Send(tgbotapi.NewMessage(42, "first"))
+		if ue, ok := errors.AsType[*url.Error](err); !ok || !ue.Timeout() {
+			t.Errorf("Send with a 1s timeout = %v, want a *url.Error timeout", err)
+		}
+		// The message went out although its sender never heard.
+		if got := srv.SentTo(42); len(got) != 1 || got[0].Text != "first" {
+			t.Errorf("SentTo(42) = %+v, want the first message", got)
+		}
+
+		time.Sleep(time.Second) // Telegram's one message a second to a chat
+		start := time.Now()
+		if _, err := newInProcessBot(t, srv, 10*time.Second).Send(tgbotapi.NewMessage(42, "second")); err != nil {
+			t.Fatalf("Send with a 10s timeout: %v", err)
+		}
+		if d := time.Since(start); d != 3*time.Second {
+			t.Errorf("answer came after %v, want the 3s latency", d)
+		}
+	})
+}
