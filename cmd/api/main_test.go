@@ -190,7 +190,8 @@ func TestCommands(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, nil, `unknown command "frobnicate"`, ""},
 		{"extra arguments", []string{"migrate", "now"}, nil, "unexpected arguments", ""},
 		{"bad config", []string{"migrate"}, map[string]string{"TGAUTH_JWT_ACCESS_TTL": "-1s"}, "jwt.access_ttl", ""},
-		{"postgres not yet", []string{"migrate"}, map[string]string{"TGAUTH_DATABASE_URL": "postgres://u:secretpw@localhost/db"}, "database.url", ""},
+		{"postgres unreachable", []string{"migrate"}, map[string]string{"TGAUTH_DATABASE_URL": "postgres://u:secretpw@127.0.0.1:1/db?connect_timeout=5"}, "open postgres", ""},
+		{"postgres bad url", []string{"migrate"}, map[string]string{"TGAUTH_DATABASE_URL": "postgres://u:secretpw@127.0.0.1:x/db"}, "database.url", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,10 +28,16 @@ import (
 	"tgauth/internal/app"
 	"tgauth/internal/bot"
 	"tgauth/internal/metrics"
-	"tgauth/internal/store/sqlite"
 )
 
-var _ bot.Outbox = (*sqlite.Store)(nil)
+// sharedStore is a store several bot replicas can share (PostgreSQL's):
+// the limits are kept in it, it says when rows are queued, and it lets one
+// replica at a time poll Telegram for updates.
+type sharedStore interface {
+	bot.SharedTurns
+	ListenOutbox(ctx context.Context, wake chan<- struct{}) error
+	RunExclusive(ctx context.Context, key string, fn func(context.Context) error) error
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -75,7 +81,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 	signer := bot.NewSigner(key)
-	pacer := bot.NewPacer(bot.OverallRate, bot.PerChatGap, nil)
+	var (
+		pacer     = bot.NewPacer(bot.OverallRate, bot.PerChatGap, nil)
+		wake      chan struct{}
+		workers   []func(context.Context) error
+		shared, _ = store.(sharedStore) // nil on SQLite: one bot, limits in memory
+	)
+	if shared != nil {
+		pacer = bot.NewSharedPacer(shared, bot.OverallRate, bot.PerChatGap, nil, log)
+		wake = make(chan struct{}, 1)
+		workers = append(workers, func(ctx context.Context) error { return shared.ListenOutbox(ctx, wake) })
+	}
 	reg := metrics.NewRegistry()
 	reg.MustRegister(metrics.NewOutboxCollector(store, time.Now))
 	botMetrics, err := metrics.NewBot(reg)
@@ -83,19 +99,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 
-	var (
-		sender  bot.Sender = bot.DryRun{Log: log}
-		workers []func(context.Context) error
-	)
+	var sender bot.Sender = bot.DryRun{Log: log}
 	if !*dryRun {
 		client := bot.NewClient(cfg.Telegram.Token, cfg.Telegram.APIURL, &http.Client{})
 		sender = client
 		poller := bot.NewPoller(client, accounts, signer, log, bot.PollerOptions{Pace: pacer.Wait, Sent: pacer.Sent, Metrics: botMetrics})
-		workers = append(workers, poller.Run)
+		run := poller.Run
+		if shared != nil {
+			// Telegram serves one getUpdates per token: one replica polls,
+			// and another takes over when it goes.
+			run = func(ctx context.Context) error { return shared.RunExclusive(ctx, "bot-poller", poller.Run) }
+		}
+		workers = append(workers, run)
 	}
 	dispatcher := bot.NewDispatcher(store, sender, signer, pacer, log, bot.DispatcherOptions{
 		PollInterval: cfg.Outbox.PollInterval,
 		Lease:        cfg.Outbox.Lease,
+		Wake:         wake,
 		Metrics:      botMetrics,
 	})
 	workers = append(workers, dispatcher.Run)

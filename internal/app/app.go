@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,8 +13,11 @@ import (
 	"time"
 
 	"tgauth/internal/account"
+	"tgauth/internal/bot"
 	"tgauth/internal/config"
+	"tgauth/internal/metrics"
 	"tgauth/internal/password"
+	"tgauth/internal/store/postgres"
 	"tgauth/internal/store/sqlite"
 	"tgauth/internal/token"
 )
@@ -44,22 +46,51 @@ func NewLogger(w io.Writer, cfg config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// OpenStore opens the database and applies pending migrations. The caller
-// closes it.
-func OpenStore(ctx context.Context, cfg config.Database, log *slog.Logger) (*sqlite.Store, error) {
+// Store is the database both binaries run on: SQLite's (sqlite.Store) or
+// PostgreSQL's (postgres.Store), with the outbox the bot drains.
+type Store interface {
+	account.Store
+	bot.Outbox
+	metrics.OutboxStats
+	Close() error
+}
+
+var (
+	_ Store = (*sqlite.Store)(nil)
+	_ Store = (*postgres.Store)(nil)
+)
+
+// OpenStore opens the database (PostgreSQL at database.url when it is
+// set, else SQLite at database.path) and applies pending migrations. The
+// caller closes it.
+func OpenStore(ctx context.Context, cfg config.Database, log *slog.Logger) (Store, error) {
+	var (
+		store interface {
+			Store
+			Migrate(context.Context) (int, error)
+		}
+		where slog.Attr
+	)
 	if cfg.URL != "" {
-		return nil, errors.New("database.url: PostgreSQL is not supported yet; leave it empty to use SQLite at database.path")
-	}
-	store, err := sqlite.Open(ctx, cfg.Path)
-	if err != nil {
-		return nil, err
+		pg, err := postgres.Open(ctx, cfg.URL)
+		if err != nil {
+			return nil, err
+		}
+		// The URL may hold a password: only the driver is logged.
+		store, where = pg, slog.String("driver", "postgres")
+	} else {
+		lite, err := sqlite.Open(ctx, cfg.Path)
+		if err != nil {
+			return nil, err
+		}
+		store, where = lite, slog.String("path", cfg.Path)
 	}
 	n, err := store.Migrate(ctx)
 	if err != nil {
 		_ = store.Close() // the migration error is the one to report
 		return nil, err
 	}
-	log.Info("database ready", slog.String("path", cfg.Path), slog.Int("migrations_applied", n))
+	log.Info("database ready", where, slog.Int("migrations_applied", n))
 	return store, nil
 }
 
@@ -72,7 +103,7 @@ const (
 
 // NewService builds the account service. An empty jwt.secret means the
 // one generated once and kept in the database, with a warning.
-func NewService(ctx context.Context, cfg config.Config, store *sqlite.Store, log *slog.Logger) (*account.Service, error) {
+func NewService(ctx context.Context, cfg config.Config, store account.Store, log *slog.Logger) (*account.Service, error) {
 	secret := []byte(cfg.JWT.Secret)
 	if len(secret) == 0 {
 		var created bool
@@ -107,7 +138,7 @@ func NewService(ctx context.Context, cfg config.Config, store *sqlite.Store, log
 
 // CallbackKey returns the key that signs the bot's button data, kept in
 // the database so buttons outlive restarts.
-func CallbackKey(ctx context.Context, store *sqlite.Store) ([]byte, error) {
+func CallbackKey(ctx context.Context, store account.Store) ([]byte, error) {
 	key, _, err := account.InitSecret(ctx, store, callbackKeyName, time.Now())
 	return key, err
 }

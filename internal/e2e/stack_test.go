@@ -22,7 +22,6 @@ import (
 	"tgauth/internal/bot"
 	"tgauth/internal/config"
 	"tgauth/internal/httpapi"
-	"tgauth/internal/store/sqlite"
 	"tgauth/internal/telegramtest"
 )
 
@@ -63,7 +62,7 @@ type stack struct {
 	cfg   config.Config
 	tg    *telegramtest.Server
 	api   *httptest.Server
-	store *sqlite.Store // the API's
+	store app.Store // the API's
 	logs  *syncBuffer
 }
 
@@ -121,7 +120,7 @@ type botOptions struct {
 // pacer shared by the poller and the dispatcher.
 type botProcess struct {
 	s       *stack
-	store   *sqlite.Store
+	store   app.Store
 	workers []func(context.Context) error
 }
 
@@ -130,7 +129,7 @@ func (s *stack) newBot(opts botOptions) *botProcess {
 	s.tb.Helper()
 	ctx := context.Background()
 	log := app.NewLogger(s.logs, s.cfg.Log)
-	// app.OpenStore is cmd/bot's: sqlite.Open on the path, then Migrate
+	// app.OpenStore is cmd/bot's: the store at database.path, migrated
 	// (which finds nothing left to do).
 	store, err := app.OpenStore(ctx, s.cfg.Database, log)
 	if err != nil {
