@@ -54,8 +54,9 @@ type Store struct {
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		// pgx's parse errors may quote the URL, password included.
-		return nil, errors.New("open postgres: invalid database URL")
+		// pgx's parse errors quote the URL, and hide its password only
+		// on a best-effort basis.
+		return nil, errors.New("open postgres: invalid database URL (want postgres://user:password@host:port/database?sslmode=...)")
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		// pgxpool's default, max(4, CPUs), is small for request handlers

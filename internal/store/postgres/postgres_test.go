@@ -334,6 +334,52 @@ func TestConcurrentReadModifyWrite(t *testing.T) {
 	}
 }
 
+// TestConcurrentCheckThenInsert: a use case that reads a user, finds no
+// row of another table and inserts one (a reset code, at most one a
+// minute) runs once at a time per user: the user row, read through the
+// Tx, is locked, so the second sees the first's row instead of a gap.
+func TestConcurrentCheckThenInsert(t *testing.T) {
+	s := openTest(t)
+	ctx := t.Context()
+	u := newUser("bob")
+	if err := s.InTx(ctx, func(tx account.Tx) error { return tx.InsertUser(ctx, u) }); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	const callers = 8
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			err := s.InTx(ctx, func(tx account.Tx) error {
+				if _, err := tx.UserByUsername(ctx, "BOB"); err != nil {
+					return err
+				}
+				_, err := tx.VerificationCode(ctx, u.ID, account.PurposePasswordReset)
+				if err == nil {
+					return nil // sent already
+				}
+				if !errors.Is(err, account.ErrNotFound) {
+					return err
+				}
+				c := &account.VerificationCode{UserID: u.ID, Purpose: account.PurposePasswordReset,
+					CodeHash: "h", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+				if err := tx.PutVerificationCode(ctx, c); err != nil {
+					return err
+				}
+				return tx.InsertOutbox(ctx, &account.OutboxMessage{ChatID: 1, Kind: account.NoticeResetCode,
+					Payload: []byte(`{}`), CreatedAt: now, NextAttemptAt: now})
+			})
+			if err != nil {
+				t.Errorf("InTx: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n, err := (testStore{s}).OutboxCount(ctx); err != nil || n != 1 {
+		t.Errorf("codes queued by %d concurrent requests = %d, %v; want 1", callers, n, err)
+	}
+}
+
 // TestInTxRetriesDeadlock: two transactions that lock two users in
 // opposite orders deadlock once; PostgreSQL aborts one, and InTx runs its
 // fn again, so both commit.
