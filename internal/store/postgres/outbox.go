@@ -88,7 +88,7 @@ func (s *Store) Reschedule(ctx context.Context, id int64, claimant string, next 
 	return s.settle(ctx, "reschedule", id, claimant, `UPDATE outbox SET next_attempt_at = $3,
 		attempts = attempts + $4, last_error = coalesce($5, last_error), claimed_by = NULL, claimed_until = NULL
 		WHERE id = $1 AND claimed_by = $2`,
-		pgTime(next), inc, nullString(reason))
+		pgTime(next), inc, nullString(text(reason)))
 }
 
 // MarkDead gives up on message id for good, keeping why.
@@ -96,7 +96,7 @@ func (s *Store) MarkDead(ctx context.Context, id int64, claimant, reason string,
 	return s.settle(ctx, "mark dead", id, claimant, `UPDATE outbox SET dead_at = $3, last_error = $4,
 		payload = $5, claimed_by = NULL, claimed_until = NULL
 		WHERE id = $1 AND claimed_by = $2`,
-		pgTime(at), reason, string(payload))
+		pgTime(at), text(reason), string(payload))
 }
 
 // OutboxStats returns how many messages are due at now (unsent, not given

@@ -453,3 +453,30 @@ func TestRetryable(t *testing.T) {
 		t.Error("retryable(context.Canceled) = true")
 	}
 }
+
+// TestOddTextReplaced: text PostgreSQL cannot hold is stored with its NULs
+// dropped and its invalid bytes replaced, rather than failing the login
+// that brought it.
+func TestOddTextReplaced(t *testing.T) {
+	s := openTest(t)
+	ctx := t.Context()
+	u := newUser("bob")
+	now := time.Now().UTC()
+	err := s.InTx(ctx, func(tx account.Tx) error {
+		if err := tx.InsertUser(ctx, u); err != nil {
+			return err
+		}
+		return tx.InsertSession(ctx, &account.Session{ID: "s", UserID: u.ID, CreatedAt: now, LastUsedAt: now,
+			ExpiresAt: now.Add(time.Hour), UserAgent: "Mozilla \xe9t\xe9\x00", IP: "192.0.2.1"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := s.Session(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Mozilla \uFFFDt\uFFFD"; sess.UserAgent != want {
+		t.Errorf("UserAgent read back as %q, want %q", sess.UserAgent, want)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -76,7 +78,31 @@ func scanUser(row pgx.Row) (*account.User, error) {
 	return &u, nil
 }
 
+// PostgreSQL's text holds valid UTF-8 without NUL; SQLite's holds any
+// bytes. Strings from outside (a form field is percent-decoded bytes, a
+// User-Agent may be Latin-1) must not turn a lookup or a login into a
+// server error on PostgreSQL where SQLite just answers.
+
+// storable reports whether text can be a PostgreSQL text value. One that
+// cannot equals no stored value: a lookup by it finds nothing.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// text makes s storable: NULs dropped, invalid bytes replaced by U+FFFD.
+// It is for descriptive text (a User-Agent, an error message), never for
+// keys.
+func text(s string) string {
+	if storable(s) {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
+
 func (r reader) user(ctx context.Context, where string, arg any) (*account.User, error) {
+	if s, ok := arg.(string); ok && !storable(s) {
+		return nil, account.ErrNotFound
+	}
 	u, err := scanUser(r.q.QueryRow(ctx, r.locking(`SELECT `+userColumns+` FROM users WHERE `+where), arg))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, account.ErrNotFound
@@ -123,6 +149,9 @@ func (r reader) UsersByChat(ctx context.Context, chatID int64) ([]account.User, 
 }
 
 func (r reader) Session(ctx context.Context, id string) (*account.Session, error) {
+	if !storable(id) {
+		return nil, account.ErrNotFound
+	}
 	s := account.Session{ID: id}
 	var reason *string
 	err := r.q.QueryRow(ctx, r.locking(`SELECT user_id, generation, created_at, last_used_at,
@@ -170,7 +199,7 @@ func (t *tx) InsertUser(ctx context.Context, u *account.User) error {
 		privacy_policy_accepted_at, failed_logins, locked_until, created_at, updated_at,
 		password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		RETURNING id`,
-		nullString(u.Email), nullString(u.Username), u.PasswordHash, u.FirstName, u.LastName,
+		nullString(u.Email), nullString(u.Username), u.PasswordHash, text(u.FirstName), text(u.LastName),
 		string(u.Role), nullInt(u.ChatID), pgTime(u.TOCAcceptedAt), pgTime(u.PrivacyPolicyAcceptedAt),
 		u.FailedLogins, pgTime(u.LockedUntil), pgTime(u.CreatedAt), pgTime(u.UpdatedAt),
 		pgTime(u.PasswordChangedAt),
@@ -215,7 +244,7 @@ func (t *tx) InsertSession(ctx context.Context, s *account.Session) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO sessions (id, user_id, generation,
 		created_at, last_used_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		s.ID, s.UserID, s.Generation, pgTime(s.CreatedAt), pgTime(s.LastUsedAt),
-		pgTime(s.ExpiresAt), s.IP, s.UserAgent)
+		pgTime(s.ExpiresAt), text(s.IP), text(s.UserAgent))
 	if err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}
@@ -225,7 +254,7 @@ func (t *tx) InsertSession(ctx context.Context, s *account.Session) error {
 func (t *tx) RevokeSessions(ctx context.Context, userID int64, except, reason string, at time.Time) (int, error) {
 	tag, err := t.tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1, revoke_reason = $2
 		WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4`,
-		pgTime(at), reason, userID, except)
+		pgTime(at), text(reason), userID, except)
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions: %w", err)
 	}
@@ -239,7 +268,7 @@ func (t *tx) UpdateSession(ctx context.Context, s *account.Session) error {
 
 func (t *tx) RevokeSession(ctx context.Context, id, reason string, at time.Time) error {
 	_, err := t.tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1, revoke_reason = $2
-		WHERE id = $3 AND revoked_at IS NULL`, pgTime(at), reason, id)
+		WHERE id = $3 AND revoked_at IS NULL`, pgTime(at), text(reason), id)
 	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
@@ -291,6 +320,9 @@ func (t *tx) IncrementCounter(ctx context.Context, key string, at time.Time) (in
 }
 
 func (t *tx) VerificationCode(ctx context.Context, userID int64, purpose string) (*account.VerificationCode, error) {
+	if !storable(purpose) {
+		return nil, account.ErrNotFound
+	}
 	c := account.VerificationCode{UserID: userID, Purpose: purpose}
 	err := t.tx.QueryRow(ctx, `SELECT id, code_hash, created_at, expires_at, attempts,
 		consumed_at FROM verification_codes WHERE user_id = $1 AND purpose = $2 FOR UPDATE`, userID, purpose).Scan(
@@ -339,6 +371,9 @@ func (t *tx) InsertLinkCode(ctx context.Context, c *account.LinkCode) error {
 }
 
 func (t *tx) LinkCode(ctx context.Context, hash string) (*account.LinkCode, error) {
+	if !storable(hash) {
+		return nil, account.ErrNotFound
+	}
 	c := account.LinkCode{CodeHash: hash}
 	err := t.tx.QueryRow(ctx, `SELECT user_id, created_at, expires_at, consumed_at
 		FROM link_codes WHERE code_hash = $1 FOR UPDATE`, hash).Scan(
