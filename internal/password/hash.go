@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,9 +52,10 @@ var ErrMalformedHash = errors.New("malformed password hash")
 //
 // Hashes with the Hasher's Params work in buffers kept between hashes, at
 // most max of them, rather than allocating and clearing Memory KiB each
-// time. When no hash has run for IdleRelease, the Hasher drops its buffers
-// and returns the process's free memory to the operating system once
-// (debug.FreeOSMemory), so an idle server does not keep max·Memory KiB.
+// time. The buffers lie outside the Go heap (see argon2.Buffer), so they
+// do not double the garbage collector's goal; when no hash has run for
+// IdleRelease, the Hasher unmaps them, so an idle server does not keep
+// max·Memory KiB.
 // A Hasher is safe for concurrent use.
 type Hasher struct {
 	p       Params
@@ -81,11 +81,12 @@ func NewHasher(p Params, max int) *Hasher {
 		max = 1
 	}
 	h := &Hasher{p: p, slots: make(chan struct{}, max)}
-	h.bufs = newBufferPool(p, max, IdleRelease, debug.FreeOSMemory)
-	// The dummy is hashed in memory of its own, which the garbage
-	// collector takes back: the pool starts empty.
-	salt := newSalt(p)
-	h.dummy = encodePHC(p, salt, argon2.IDKey([]byte(rand.Text()), salt, p.Time, p.Memory, p.Threads, p.KeyLen))
+	h.bufs = newBufferPool(p, max, IdleRelease)
+	// The dummy is hashed in a buffer of its own, unmapped at once: the
+	// pool starts empty.
+	salt, b := newSalt(p), argon2.NewBuffer(p.Memory, p.Threads)
+	h.dummy = encodePHC(p, salt, b.IDKey([]byte(rand.Text()), salt, p.Time, p.Memory, p.Threads, p.KeyLen))
+	b.Free()
 	return h
 }
 
@@ -182,14 +183,13 @@ func (h *Hasher) acquire(ctx context.Context) error {
 func (h *Hasher) release() { <-h.slots }
 
 // bufferPool keeps the argon2 buffers of finished hashes, at most max (the
-// Hasher's slots bound the buffers in use to max as well), and drops them
+// Hasher's slots bound the buffers in use to max as well), and frees them
 // once no buffer has been taken for idle.
 type bufferPool struct {
 	memory  uint32
 	threads uint8
 	max     int
 	idle    time.Duration
-	release func() // called after dropping the buffers
 
 	mu    sync.Mutex
 	free  []*argon2.Buffer
@@ -200,8 +200,8 @@ type bufferPool struct {
 	drops int // times the buffers were dropped, for tests
 }
 
-func newBufferPool(p Params, max int, idle time.Duration, release func()) *bufferPool {
-	bp := &bufferPool{memory: p.Memory, threads: p.Threads, max: max, idle: idle, release: release}
+func newBufferPool(p Params, max int, idle time.Duration) *bufferPool {
+	bp := &bufferPool{memory: p.Memory, threads: p.Threads, max: max, idle: idle}
 	bp.timer = time.AfterFunc(time.Hour, bp.onIdle)
 	bp.timer.Stop()
 	return bp
@@ -230,6 +230,8 @@ func (bp *bufferPool) put(b *argon2.Buffer) {
 	bp.inUse--
 	if len(bp.free) < bp.max {
 		bp.free = append(bp.free, b)
+	} else {
+		b.Free()
 	}
 	if bp.inUse == 0 {
 		bp.armed = bp.taken
@@ -237,22 +239,22 @@ func (bp *bufferPool) put(b *argon2.Buffer) {
 	}
 }
 
-// onIdle drops the buffers unless one was taken since the timer was armed.
+// onIdle frees the buffers unless one was taken since the timer was armed.
 func (bp *bufferPool) onIdle() {
 	bp.mu.Lock()
+	defer bp.mu.Unlock()
 	if bp.inUse > 0 || bp.taken != bp.armed || len(bp.free) == 0 {
-		bp.mu.Unlock()
 		return
 	}
-	clear(bp.free)
+	for _, b := range bp.free {
+		b.Free()
+	}
 	bp.free = nil
 	bp.drops++
-	bp.mu.Unlock()
-	bp.release()
 }
 
 // buffered returns the number of buffers kept and the times they were
-// dropped.
+// freed.
 func (bp *bufferPool) buffered() (kept, drops int) {
 	bp.mu.Lock()
 	defer bp.mu.Unlock()

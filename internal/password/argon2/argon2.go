@@ -13,11 +13,13 @@
 // needs no clearing; upstream XORs into freshly zeroed memory, which gives
 // the same blocks.
 //
-// The code is the Go Authors', under the BSD licence in LICENSE.
+// The code is the Go Authors', under the BSD licence in LICENSE, but for
+// Buffer and the files buffer_*.go.
 package argon2
 
 import (
 	"encoding/binary"
+	"runtime"
 	"sync"
 
 	"golang.org/x/crypto/blake2b"
@@ -59,17 +61,37 @@ func IDKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uin
 }
 
 // A Buffer is the working memory of Argon2id computations of one memory
-// size and number of threads, kept from one computation to the next. It
-// holds about memory KiB for as long as it is referenced. A Buffer is not
-// safe for concurrent use: give each goroutine its own.
+// size and number of threads, kept from one computation to the next. On
+// Unix it lies outside the Go heap (an anonymous mapping), so that it
+// neither counts toward the garbage collector's goal nor waits for a
+// collection to be returned: Free unmaps it at once, and a Buffer dropped
+// without Free is unmapped once the collector finds it unreachable. A
+// Buffer is not safe for concurrent use: give each goroutine its own.
 type Buffer struct {
-	blocks []block
+	blocks  []block
+	free    func() // unmaps blocks; nil for Go heap memory
+	cleanup runtime.Cleanup
 }
 
 // NewBuffer returns a Buffer for computations with memory KiB and threads
 // lanes, allocated now.
 func NewBuffer(memory uint32, threads uint8) *Buffer {
-	return &Buffer{blocks: make([]block, blockCount(memory, uint32(threads)))}
+	b := &Buffer{}
+	b.blocks, b.free = allocBlocks(int(blockCount(memory, uint32(threads))))
+	if b.free != nil {
+		b.cleanup = runtime.AddCleanup(b, func(free func()) { free() }, b.free)
+	}
+	return b
+}
+
+// Free returns b's memory to the operating system now. A freed Buffer
+// still works: its IDKey then uses memory of its own each time.
+func (b *Buffer) Free() {
+	if b.free != nil {
+		b.cleanup.Stop()
+		b.free()
+	}
+	b.blocks, b.free = nil, nil
 }
 
 // Fits reports whether IDKey with memory and threads uses b rather than
@@ -86,7 +108,9 @@ func (b *Buffer) IDKey(password, salt []byte, time, memory uint32, threads uint8
 	if b.Fits(memory, threads) {
 		blocks = b.blocks
 	}
-	return deriveKey(argon2id, blocks, password, salt, nil, nil, time, memory, threads, keyLen)
+	key := deriveKey(argon2id, blocks, password, salt, nil, nil, time, memory, threads, keyLen)
+	runtime.KeepAlive(b) // its cleanup must not unmap blocks while in use
+	return key
 }
 
 // blockCount is the number of blocks Argon2 uses for memory KiB and

@@ -137,6 +137,24 @@ func TestProcessBlockGeneric(t *testing.T) {
 	}
 }
 
+// TestBufferFree: a freed Buffer gives up its memory and still computes.
+func TestBufferFree(t *testing.T) {
+	password, salt := []byte("password"), []byte("somesalt")
+	want := upstream.IDKey(password, salt, 1, 64, 1, 32)
+	b := NewBuffer(64, 1)
+	if got := b.IDKey(password, salt, 1, 64, 1, 32); !bytes.Equal(got, want) {
+		t.Fatalf("IDKey = %x, want %x", got, want)
+	}
+	b.Free()
+	if b.Fits(64, 1) {
+		t.Error("a freed Buffer still fits")
+	}
+	if got := b.IDKey(password, salt, 1, 64, 1, 32); !bytes.Equal(got, want) {
+		t.Errorf("IDKey after Free = %x, want %x", got, want)
+	}
+	b.Free() // twice is fine
+}
+
 func BenchmarkIDKey(b *testing.B) {
 	password, salt := []byte("password"), []byte("choosing random salts is hard")
 	b.Run("fresh", func(b *testing.B) {
