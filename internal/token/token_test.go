@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -405,16 +406,70 @@ func BenchmarkIssue(b *testing.B) {
 	}
 }
 
+// BenchmarkParse: "verified" is a token seen before (every request of a
+// client after its first), "signature" the whole check of a new one.
 func BenchmarkParse(b *testing.B) {
 	i := newTestIssuer(b, t0.Add(time.Minute))
 	tok, err := i.Issue(accessClaims())
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := i.Parse(tok, Access); err != nil {
-			b.Fatal(err)
+	b.Run("verified", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := i.Parse(tok, Access); err != nil {
+				b.Fatal(err)
+			}
 		}
+	})
+	b.Run("signature", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := i.parse(tok, Access); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestVerifiedTokens: a token accepted once is still refused as the other
+// type and once expired, and the memory of accepted tokens is bounded.
+func TestVerifiedTokens(t *testing.T) {
+	clk := t0.Add(time.Minute)
+	i, err := NewIssuer(secret, "tgauth", func() time.Time { return clk })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := i.Issue(accessClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := i.Parse(tok, Access); err != nil {
+			t.Fatalf("Parse(access) err = %v", err)
+		}
+	}
+	if _, err := i.Parse(tok, Refresh); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Parse(access, refresh) after accepting it err = %v, want ErrInvalid", err)
+	}
+	clk = accessClaims().ExpiresAt
+	if _, err := i.Parse(tok, Access); !errors.Is(err, ErrExpired) {
+		t.Errorf("Parse at exp after accepting it err = %v, want ErrExpired", err)
+	}
+
+	clk = t0.Add(time.Minute)
+	for n := range maxVerified + 10 {
+		c := accessClaims()
+		c.SessionID = fmt.Sprint("s", n)
+		tok, err := i.Issue(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := i.Parse(tok, Access); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(i.verified); n > maxVerified {
+		t.Errorf("%d tokens remembered, want at most %d", n, maxVerified)
 	}
 }
