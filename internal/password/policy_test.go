@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/trustelem/zxcvbn/frequency"
 )
 
 func TestCheck(t *testing.T) {
@@ -86,8 +87,14 @@ func TestIsCommon(t *testing.T) {
 // TestCommonListLoaded guards against the list moving or shrinking under an
 // upgrade of zxcvbn, which would silently turn the rule off.
 func TestCommonListLoaded(t *testing.T) {
-	if n := len(commonPasswords()); n < 25000 {
-		t.Errorf("len(commonPasswords()) = %d, want at least 25000", n)
+	if n := len(commonOrder()); n < 25000 {
+		t.Errorf("len(commonOrder()) = %d, want at least 25000", n)
+	}
+	// Every lower-case entry is found by the binary search.
+	for i, w := range frequency.FrequencyLists["passwords"] {
+		if w == strings.ToLower(w) && !IsCommon(w) {
+			t.Fatalf("IsCommon(%q) (entry %d) = false, want true", w, i)
+		}
 	}
 }
 
