@@ -423,6 +423,13 @@ func checkWhole(ctx context.Context, t *testing.T, db *sql.DB) {
 		{"notices for no user", `SELECT count(*) FROM outbox o
 			WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = json_extract(o.payload, '$.user_id'))`},
 		{"sessions of no user", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)`},
+		{"users with a chat whose sessions and new_sign_in notices differ in number", `SELECT count(*) FROM users u
+			WHERE u.telegram_chat_id IS NOT NULL AND (SELECT count(*) FROM sessions s WHERE s.user_id = u.id) !=
+				(SELECT count(*) FROM outbox o WHERE o.kind = 'new_sign_in' AND json_extract(o.payload, '$.user_id') = u.id)`},
+		{"users with a chat whose reuse revocations and refresh_reused notices differ in number", `SELECT count(*) FROM users u
+			WHERE u.telegram_chat_id IS NOT NULL
+			AND (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.revoke_reason = 'refresh_reused') !=
+				(SELECT count(*) FROM outbox o WHERE o.kind = 'refresh_reused' AND json_extract(o.payload, '$.user_id') = u.id)`},
 	}
 	for _, c := range checks {
 		if n := queryInt(ctx, t, db, c.query); n != 0 {
