@@ -195,9 +195,10 @@ func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessag
 		d.dead(settle, m, err.Error())
 		return
 	}
-	if err := sleep(ctx, slot.Sub(d.opts.Now())); err != nil {
+	if err := d.pacer.WaitSlot(ctx, slot); err != nil {
+		// Late or stopping: the message goes back for a later pass.
 		d.opts.Metrics.Send(metrics.SendDeferred)
-		d.reschedule(settle, m, now, false, "")
+		d.reschedule(settle, m, slot.Add(d.pacer.turn()), false, "")
 		return
 	}
 	sendCtx, cancel := context.WithTimeout(settle, callTimeout)

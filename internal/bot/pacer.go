@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -42,7 +43,7 @@ type Pacer struct {
 	gap    time.Duration
 	now    func() time.Time
 	shared SharedTurns   // nil: the state below
-	every  time.Duration // shared: the time between two send slots
+	every  time.Duration // the time between two send slots
 	log    *slog.Logger
 
 	overall *rate.Limiter
@@ -56,7 +57,10 @@ func NewPacer(perSecond float64, gap time.Duration, now func() time.Time) *Pacer
 	if now == nil {
 		now = time.Now
 	}
-	return &Pacer{overall: rate.NewLimiter(rate.Limit(perSecond), 1), gap: gap, now: now, next: make(map[int64]time.Time)}
+	return &Pacer{
+		overall: rate.NewLimiter(rate.Limit(perSecond), 1), every: time.Duration(float64(time.Second) / perSecond),
+		gap: gap, now: now, next: make(map[int64]time.Time),
+	}
 }
 
 // NewSharedPacer returns a Pacer like NewPacer's whose state is turns', so
@@ -132,13 +136,33 @@ func (p *Pacer) Sent(ctx context.Context, chatID int64) {
 	p.Delay(ctx, chatID, p.now().Add(p.gap))
 }
 
+// ErrLate is WaitSlot's answer when it woke too long after the slot.
+var ErrLate = errors.New("pacing: woke too late for the send slot")
+
+// WaitSlot sleeps until slot. It returns ErrLate when it woke more than one
+// slot's length after it (a busy machine): the send must not go out then,
+// as late sends bunch up with the ones on time and break the overall rate.
+func (p *Pacer) WaitSlot(ctx context.Context, slot time.Time) error {
+	if err := sleep(ctx, slot.Sub(p.now())); err != nil {
+		return err
+	}
+	if p.now().Sub(slot) > p.every {
+		return ErrLate
+	}
+	return nil
+}
+
 // Wait blocks until the chat may be sent to, and books that send: for
 // replies, which cannot be put off like notices.
 func (p *Pacer) Wait(ctx context.Context, chatID int64) error {
 	for {
 		ok, slot, retry := p.Reserve(ctx, chatID)
 		if ok {
-			return sleep(ctx, slot.Sub(p.now()))
+			err := p.WaitSlot(ctx, slot)
+			if !errors.Is(err, ErrLate) {
+				return err
+			}
+			continue // the chat stays booked until slot+turn: Reserve says when
 		}
 		if err := sleep(ctx, retry.Sub(p.now())); err != nil {
 			return err

@@ -134,3 +134,18 @@ func TestSharedPacerFailsClosed(t *testing.T) {
 		t.Errorf("the failure was not logged: %q", logs)
 	}
 }
+
+// A send that wakes more than a slot late is not made: late sends bunch
+// up with the ones on time and break the overall rate.
+func TestWaitSlotRefusesLateWakeUps(t *testing.T) {
+	slot := time.Now()
+	now := slot.Add(10 * time.Millisecond)
+	p := NewPacer(OverallRate, PerChatGap, func() time.Time { return now })
+	if err := p.WaitSlot(t.Context(), slot); err != nil {
+		t.Errorf("WaitSlot 10ms after the slot = %v, want nil", err)
+	}
+	now = slot.Add(time.Second / OverallRate * 2)
+	if err := p.WaitSlot(t.Context(), slot); !errors.Is(err, ErrLate) {
+		t.Errorf("WaitSlot two slots late = %v, want ErrLate", err)
+	}
+}

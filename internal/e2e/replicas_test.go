@@ -296,7 +296,29 @@ func (r *replicas) burstWithBotKilled(ctx context.Context, t *testing.T) {
 		dups += max(n-1, 0)
 	}
 	if v := r.tg.LimitViolations(); v != 0 {
-		t.Errorf("Telegram refused %d sends for breaking its limits", v)
+		t.Errorf("Telegram refused %d sends for breaking its limits (accepted sends: %s)", v, paceReport(r.tg.Sent()[start:]))
 	}
-	t.Logf("%d notices to %d chats: bot 1 killed after %d had gone out; all delivered, %d duplicates", total, chats, killedAt, dups)
+	t.Logf("%d notices to %d chats: bot 1 killed after %d had gone out; all delivered, %d duplicates; %s",
+		total, chats, killedAt, dups, paceReport(r.tg.Sent()[start:]))
+}
+
+// paceReport describes how close accepted sends came to Telegram's limits:
+// the shortest gap between two sends to one chat, and the most sends in
+// any one second.
+func paceReport(sent []telegramtest.Sent) string {
+	last := map[int64]time.Time{}
+	minGap := time.Hour
+	most := 0
+	for i, m := range sent {
+		if t, ok := last[m.ChatID]; ok {
+			minGap = min(minGap, m.At.Sub(t))
+		}
+		last[m.ChatID] = m.At
+		j := i
+		for j < len(sent) && sent[j].At.Sub(m.At) < time.Second {
+			j++
+		}
+		most = max(most, j-i)
+	}
+	return fmt.Sprintf("shortest gap in a chat %v, at most %d in a second", minGap, most)
 }
