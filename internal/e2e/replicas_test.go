@@ -164,13 +164,13 @@ func (r *replicas) accountAcrossReplicas(ctx context.Context, t *testing.T) {
 	if status, m, _ := a.post(ctx, "/v1/auth/refresh", "", map[string]string{"refresh": refresh}); status != http.StatusUnauthorized {
 		t.Fatalf("reuse of a spent refresh token = %d %v, want 401", status, m)
 	}
-	r.me(ctx, t, b, pair2["access"].(string), http.StatusUnauthorized) // reuse revoked the session
+	r.revoked(ctx, t, b, pair2["access"].(string)) // reuse revoked the session
 	r.awaitText(ctx, t, chat, "used twice")
 
 	// Sign-out on one replica ends the session on the other.
 	pair = a.must(ctx, t, "/v2/auth/login", "", map[string]string{"email": email, "password": pass1}, http.StatusOK)
 	b.must(ctx, t, "/v1/auth/sign-out", pair["access"].(string), map[string]string{"email": email}, http.StatusOK)
-	r.me(ctx, t, a, pair["access"].(string), http.StatusUnauthorized)
+	r.revoked(ctx, t, a, pair["access"].(string))
 
 	// Reset: the code asked on one replica, sent by a bot, confirmed on
 	// the other; one wrong try counts on both.
@@ -192,8 +192,32 @@ func (r *replicas) accountAcrossReplicas(ctx context.Context, t *testing.T) {
 	a.must(ctx, t, "/v2/auth/login", "", map[string]string{"email": email, "password": pass2}, http.StatusOK)
 }
 
+// revocationSeen bounds how long a replica may take to refuse a session
+// revoked through another: a session cache's lifetime, with room to spare.
+const revocationSeen = 5 * time.Second
+
+// revoked waits until GET /v1/me with token is refused by c, failing the
+// test if that takes longer than revocationSeen.
+func (r *replicas) revoked(ctx context.Context, t *testing.T, c *apiClient, token string) {
+	t.Helper()
+	deadline := time.Now().Add(revocationSeen)
+	for r.meStatus(ctx, t, c, token) != http.StatusUnauthorized {
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s/v1/me still accepts a revoked session after %v", c.base, revocationSeen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // me checks GET /v1/me's status with token.
 func (r *replicas) me(ctx context.Context, t *testing.T, c *apiClient, token string, want int) {
+	t.Helper()
+	if got := r.meStatus(ctx, t, c, token); got != want {
+		t.Fatalf("GET %s/v1/me = %d, want %d", c.base, got, want)
+	}
+}
+
+func (r *replicas) meStatus(ctx context.Context, t *testing.T, c *apiClient, token string) int {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/me", nil)
 	if err != nil {
@@ -205,9 +229,7 @@ func (r *replicas) me(ctx context.Context, t *testing.T, c *apiClient, token str
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != want {
-		t.Fatalf("GET %s/v1/me = %d, want %d", c.base, resp.StatusCode, want)
-	}
+	return resp.StatusCode
 }
 
 // awaitText waits for a message to chat holding substr and returns it.
