@@ -22,6 +22,9 @@
 // A server given with -addr must run with ratelimit.enabled false
 // (TGAUTH_RATELIMIT_ENABLED=false), or the logins are refused with 429.
 //
+// A server it starts caches sessions for -session-cache-ttl (1s;
+// auth.session_cache_ttl, off by default in tgauth's configuration).
+//
 // Flags: -duration (10s) per timed test; -clients (16) for /healthz and
 // /v1/me; -login-clients and -refresh-clients (8 each); -storm (1000);
 // -only healthz,me,... to run some tests; -pid with -addr for the RSS.
@@ -74,7 +77,10 @@ type options struct {
 	pid            int
 	spawn          bool
 	profileDir     string
-	only           map[string]bool // tests to run; nil: all
+	// sessionCacheTTL is auth.session_cache_ttl of a server this program
+	// starts.
+	sessionCacheTTL time.Duration
+	only            map[string]bool // tests to run; nil: all
 }
 
 // testNames are the tests in the order they run.
@@ -97,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.sessions, "sessions", 64, "sessions whose access tokens GET /v1/me cycles through")
 	fs.IntVar(&o.pid, "pid", 0, "server process id, to read its RSS (set by -spawn and -profile)")
 	fs.BoolVar(&o.spawn, "spawn", false, "build ./cmd/api, run it on a free port with a temporary database, and stop it at the end")
+	fs.DurationVar(&o.sessionCacheTTL, "session-cache-ttl", time.Second, "auth.session_cache_ttl of the server -spawn or -profile starts (0: off, the config default)")
 	fs.StringVar(&o.profileDir, "profile", "", "serve the router in this process and write a CPU profile per test into this folder")
 	only := fs.String("only", "", "comma-separated tests to run, of "+strings.Join(testNames, ",")+" (default all)")
 	if err := fs.Parse(args); err != nil {
@@ -120,6 +127,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-duration must be positive")
 	case o.clients < 1 || o.loginClients < 1 || o.refreshClients < 1 || o.users < 1 || o.sessions < 1:
 		return o, errors.New("-clients, -login-clients, -refresh-clients, -users and -sessions must be at least 1")
+	case o.sessionCacheTTL < 0:
+		return o, errors.New("-session-cache-ttl must not be negative")
 	case o.storm < 0:
 		return o, errors.New("-storm must not be negative")
 	}
@@ -136,12 +145,12 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	switch {
 	case o.spawn:
 		fmt.Fprintln(stderr, "building ./cmd/api and starting it...")
-		srv, err = spawn(ctx, environ, stderr)
+		srv, err = spawn(ctx, environ, o.sessionCacheTTL, stderr)
 	case o.profileDir != "":
 		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
 			return err
 		}
-		srv, err = startInProcess(ctx, environ, stderr)
+		srv, err = startInProcess(ctx, environ, o.sessionCacheTTL, stderr)
 	default:
 		srv = &server{base: o.addr, pid: o.pid, desc: "given with -addr", close: func() error { return nil }}
 		err = waitReady(ctx, srv.base, nil)
@@ -223,6 +232,9 @@ func printHeader(w io.Writer, o options, srv *server) {
 	fmt.Fprintf(w, "machine: %d CPUs (%s), GOMAXPROCS %d, %s %s/%s, Linux %s\n",
 		runtime.NumCPU(), cpuModel(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, kernel())
 	fmt.Fprintf(w, "server: %s, %s, pid %s\n", srv.base, srv.desc, pid)
+	if o.spawn || o.profileDir != "" {
+		fmt.Fprintf(w, "server config: auth.session_cache_ttl %s (-session-cache-ttl), rate limits off\n", o.sessionCacheTTL)
+	}
 	fmt.Fprintf(w, "load average at start: %s (anything else running skews the figures)\n", loadAvg())
 	fmt.Fprintf(w, "note: this client runs on the same CPUs as the server; its own work is counted against the server's figures.\n")
 	fmt.Fprintf(w, "each timed test: %s after a warm-up of %s; rps counts 2xx answers.\n\n", o.duration, warmup(o.duration))

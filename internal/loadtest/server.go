@@ -34,16 +34,18 @@ type server struct {
 // with, over the caller's environment: a fresh database, a loopback port,
 // no rate limits (the tests log in far faster than a person), and only
 // warnings logged (an access log line per request would be measured too).
-// A fixed secret spares the warning about a generated one.
-func serverEnv(environ []string, dbPath, addr string) []string {
+// A fixed secret spares the warning about a generated one. cacheTTL is
+// auth.session_cache_ttl.
+func serverEnv(environ []string, dbPath, addr string, cacheTTL time.Duration) []string {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	set := map[string]string{
-		"TGAUTH_DATABASE_PATH":     dbPath,
-		"TGAUTH_HTTP_ADDR":         addr,
-		"TGAUTH_RATELIMIT_ENABLED": "false",
-		"TGAUTH_LOG_LEVEL":         "warn",
-		"TGAUTH_JWT_SECRET":        hex.EncodeToString(secret),
+		"TGAUTH_DATABASE_PATH":          dbPath,
+		"TGAUTH_HTTP_ADDR":              addr,
+		"TGAUTH_RATELIMIT_ENABLED":      "false",
+		"TGAUTH_LOG_LEVEL":              "warn",
+		"TGAUTH_JWT_SECRET":             hex.EncodeToString(secret),
+		"TGAUTH_AUTH_SESSION_CACHE_TTL": cacheTTL.String(),
 		// Unset: a server of its own, answering these clients.
 		"TGAUTH_CONFIG":             "",
 		"TGAUTH_DATABASE_URL":       "",
@@ -75,7 +77,7 @@ func freeAddr() (string, error) {
 }
 
 // spawn builds ./cmd/api into a temporary folder and runs it there.
-func spawn(ctx context.Context, environ []string, stderr io.Writer) (*server, error) {
+func spawn(ctx context.Context, environ []string, cacheTTL time.Duration, stderr io.Writer) (*server, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return nil, fmt.Errorf("spawn: %w", err)
@@ -109,7 +111,7 @@ func spawn(ctx context.Context, environ []string, stderr io.Writer) (*server, er
 	}
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
-	cmd.Env = serverEnv(environ, filepath.Join(dir, "tgauth.db"), addr)
+	cmd.Env = serverEnv(environ, filepath.Join(dir, "tgauth.db"), addr, cacheTTL)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
 		cleanup()
@@ -138,7 +140,7 @@ func spawn(ctx context.Context, environ []string, stderr io.Writer) (*server, er
 
 // startInProcess serves the API's router from this process, wired as
 // cmd/api wires it, so that runtime/pprof sees the server's work.
-func startInProcess(ctx context.Context, environ []string, stderr io.Writer) (*server, error) {
+func startInProcess(ctx context.Context, environ []string, cacheTTL time.Duration, stderr io.Writer) (*server, error) {
 	dir, err := os.MkdirTemp("", "tgauth-loadtest-")
 	if err != nil {
 		return nil, err
@@ -148,7 +150,7 @@ func startInProcess(ctx context.Context, environ []string, stderr io.Writer) (*s
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	env := serverEnv(environ, filepath.Join(dir, "tgauth.db"), ln.Addr().String())
+	env := serverEnv(environ, filepath.Join(dir, "tgauth.db"), ln.Addr().String(), cacheTTL)
 	getenv := func(key string) string {
 		for _, kv := range env {
 			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
