@@ -1,14 +1,10 @@
 package password
 
 import (
-	"math"
-	"slices"
+	_ "embed"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/trustelem/zxcvbn/frequency"
 )
 
 // Length limits, in characters (runes).
@@ -95,27 +91,36 @@ func Check(password string, others ...string) []string {
 // IsCommon reports whether password, lower-cased, is on zxcvbn's list of
 // about 30,000 well-known passwords.
 func IsCommon(password string) bool {
-	list, order := frequency.FrequencyLists["passwords"], commonOrder()
-	password = strings.ToLower(password)
-	_, ok := slices.BinarySearchFunc(order, password, func(j uint16, p string) int {
-		return strings.Compare(list[j], p)
-	})
-	return ok
+	p := strings.ToLower(password)
+	if p == "" || strings.ContainsRune(p, '\n') {
+		return false
+	}
+	// Binary search over the sorted lines of commonText: lo and hi are
+	// always at the start of a line (or the end).
+	text := commonText
+	lo, hi := 0, len(text)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		start := strings.LastIndexByte(text[:mid], '\n') + 1
+		end := start + strings.IndexByte(text[start:], '\n')
+		switch c := strings.Compare(text[start:end], p); {
+		case c == 0:
+			return true
+		case c < 0:
+			lo = end + 1
+		default:
+			hi = start
+		}
+	}
+	return false
 }
 
-// commonOrder is the order of zxcvbn's password list sorted, as indexes
-// into it, built on first use (so importers that never check a password
-// do not pay for it at start-up): 60 KB of heap where a map of the
-// passwords took 2 MB, which the API kept for good.
-var commonOrder = sync.OnceValue(func() []uint16 {
-	list := frequency.FrequencyLists["passwords"]
-	if len(list) > math.MaxUint16+1 {
-		panic("password: zxcvbn's password list outgrew uint16 indexes")
-	}
-	order := make([]uint16, len(list))
-	for i := range order {
-		order[i] = uint16(i) // #nosec G115 -- len(list) checked above
-	}
-	slices.SortFunc(order, func(a, b uint16) int { return strings.Compare(list[a], list[b]) })
-	return order
-})
+// commonText is zxcvbn's list of common passwords (its lower-case
+// entries), sorted, one a line, each ending in a newline. It is a copy
+// (see common_NOTICE.txt; TestCommonListMatchesZxcvbn checks it and
+// rewrites it with -update) so that the binary does not link zxcvbn's
+// frequency package, whose init builds 1.5 MB of maps of every list it
+// carries, kept for good; searched in place, it costs no heap.
+//
+//go:embed common.txt
+var commonText string

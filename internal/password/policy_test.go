@@ -1,6 +1,9 @@
 package password
 
 import (
+	"flag"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -84,16 +87,53 @@ func TestIsCommon(t *testing.T) {
 	}
 }
 
-// TestCommonListLoaded guards against the list moving or shrinking under an
-// upgrade of zxcvbn, which would silently turn the rule off.
-func TestCommonListLoaded(t *testing.T) {
-	if n := len(commonOrder()); n < 25000 {
-		t.Errorf("len(commonOrder()) = %d, want at least 25000", n)
+var update = flag.Bool("update", false, "rewrite common.txt from zxcvbn's list")
+
+// TestCommonListMatchesZxcvbn checks that common.txt is zxcvbn's password
+// list (its lower-case entries, sorted, unique), so that an upgrade of
+// zxcvbn that moves or shrinks it shows; -update rewrites the file.
+func TestCommonListMatchesZxcvbn(t *testing.T) {
+	var words []string
+	for _, w := range frequency.FrequencyLists["passwords"] {
+		if w != "" && w == strings.ToLower(w) && !strings.Contains(w, "\n") {
+			words = append(words, w)
+		}
 	}
-	// Every lower-case entry is found by the binary search.
-	for i, w := range frequency.FrequencyLists["passwords"] {
-		if w == strings.ToLower(w) && !IsCommon(w) {
+	slices.Sort(words)
+	words = slices.Compact(words)
+	if len(words) < 25000 {
+		t.Fatalf("zxcvbn's list has %d usable entries, want at least 25000", len(words))
+	}
+	want := strings.Join(words, "\n") + "\n"
+	if *update {
+		if err := os.WriteFile("common.txt", []byte(want), 0o644); err != nil { // #nosec G306 -- a source file
+			t.Fatal(err)
+		}
+		return
+	}
+	if commonText != want {
+		t.Fatalf("common.txt differs from zxcvbn's list (%d bytes, want %d): go test -run TestCommonListMatchesZxcvbn -update", len(commonText), len(want))
+	}
+	// Every entry is found by the binary search, and the entry with a
+	// byte more is not.
+	set := make(map[string]bool, len(words))
+	for _, w := range words {
+		set[w] = true
+	}
+	for i, w := range words {
+		if short := w[:len(w)-1]; IsCommon(short) != set[short] {
+			t.Fatalf("IsCommon(%q) = %v, want %v", short, !set[short], set[short])
+		}
+		if !IsCommon(w) {
 			t.Fatalf("IsCommon(%q) (entry %d) = false, want true", w, i)
+		}
+		if IsCommon(w + "\x00") { // no entry holds a NUL
+			t.Fatalf("IsCommon(%q) = true, want false", w+"\x00")
+		}
+	}
+	for _, s := range []string{"", "\n", "password\n", "\npassword", "zzzzzzzzzzzzzzzzzzz", "\x00"} {
+		if IsCommon(s) {
+			t.Errorf("IsCommon(%q) = true, want false", s)
 		}
 	}
 }
