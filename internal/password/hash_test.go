@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -431,4 +432,23 @@ func TestOtherParamsNotPooled(t *testing.T) {
 	if kept, _ := h.bufs.buffered(); kept != 0 {
 		t.Errorf("buffers kept after verifying other params = %d, want 0", kept)
 	}
+}
+
+// BenchmarkPasswordHashParallel hashes from GOMAXPROCS goroutines with a
+// Hasher allowing as many at once: what a busy server's CPUs deliver. Its
+// ns/op times GOMAXPROCS against BenchmarkPasswordHash's ns/op says how
+// much slower a hash is when others run beside it (they share caches and
+// memory bandwidth).
+func BenchmarkPasswordHashParallel(b *testing.B) {
+	h := NewHasher(DefaultParams, runtime.GOMAXPROCS(0))
+	ctx := b.Context()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := h.Hash(ctx, "BigBob27!"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
