@@ -19,7 +19,8 @@ import (
 
 // bench holds the prepared accounts and sessions and runs the tests.
 type bench struct {
-	base   string
+	bases  []string // the replicas, taken in turn
+	turn   atomic.Uint64
 	pid    int // the server's, for its CPU time; 0 when unknown
 	inProc bool
 	o      options
@@ -34,8 +35,11 @@ type bench struct {
 
 func newBench(srv *server, o options, stderr io.Writer) *bench {
 	conns := max(o.clients, o.loginClients, o.refreshClients, 16)
+	if srv.bases == nil {
+		srv.bases = []string{srv.base}
+	}
 	return &bench{
-		base:     srv.base,
+		bases:    srv.bases,
 		pid:      srv.pid,
 		inProc:   srv.pid == os.Getpid(),
 		o:        o,
@@ -80,7 +84,8 @@ func (b *bench) call(ctx context.Context, hc *http.Client, method, path, auth st
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, b.base+path, rd)
+	base := b.bases[b.turn.Add(1)%uint64(len(b.bases))]
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return err
 	}

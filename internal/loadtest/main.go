@@ -22,6 +22,10 @@
 // A server given with -addr must run with ratelimit.enabled false
 // (TGAUTH_RATELIMIT_ENABLED=false), or the logins are refused with 429.
 //
+// With -database-url the server it starts runs on that PostgreSQL
+// database, and with -replicas N (and -spawn) N API processes do, the
+// clients taking turns on them; CPU and RSS figures are the first one's.
+//
 // A server it starts caches sessions for -session-cache-ttl (1s;
 // auth.session_cache_ttl, off by default in tgauth's configuration).
 //
@@ -80,7 +84,11 @@ type options struct {
 	// sessionCacheTTL is auth.session_cache_ttl of a server this program
 	// starts.
 	sessionCacheTTL time.Duration
-	only            map[string]bool // tests to run; nil: all
+	// databaseURL, when set, runs the server this program starts on
+	// PostgreSQL; replicas is how many API processes -spawn starts on it.
+	databaseURL string
+	replicas    int
+	only        map[string]bool // tests to run; nil: all
 }
 
 // testNames are the tests in the order they run.
@@ -104,6 +112,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.pid, "pid", 0, "server process id, to read its RSS (set by -spawn and -profile)")
 	fs.BoolVar(&o.spawn, "spawn", false, "build ./cmd/api, run it on a free port with a temporary database, and stop it at the end")
 	fs.DurationVar(&o.sessionCacheTTL, "session-cache-ttl", time.Second, "auth.session_cache_ttl of the server -spawn or -profile starts (0: off, the config default)")
+	fs.StringVar(&o.databaseURL, "database-url", "", "run the server -spawn or -profile starts on this PostgreSQL database instead of a temporary SQLite file")
+	fs.IntVar(&o.replicas, "replicas", 1, "API processes -spawn starts on the -database-url database; the clients take turns on them")
 	fs.StringVar(&o.profileDir, "profile", "", "serve the router in this process and write a CPU profile per test into this folder")
 	only := fs.String("only", "", "comma-separated tests to run, of "+strings.Join(testNames, ",")+" (default all)")
 	if err := fs.Parse(args); err != nil {
@@ -127,6 +137,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-duration must be positive")
 	case o.clients < 1 || o.loginClients < 1 || o.refreshClients < 1 || o.users < 1 || o.sessions < 1:
 		return o, errors.New("-clients, -login-clients, -refresh-clients, -users and -sessions must be at least 1")
+	case o.replicas < 1:
+		return o, errors.New("-replicas must be at least 1")
+	case o.replicas > 1 && (!o.spawn || o.databaseURL == ""):
+		return o, errors.New("-replicas needs -spawn and -database-url: replicas share one PostgreSQL database")
 	case o.sessionCacheTTL < 0:
 		return o, errors.New("-session-cache-ttl must not be negative")
 	case o.storm < 0:
@@ -145,12 +159,12 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	switch {
 	case o.spawn:
 		fmt.Fprintln(stderr, "building ./cmd/api and starting it...")
-		srv, err = spawn(ctx, environ, o.sessionCacheTTL, stderr)
+		srv, err = spawn(ctx, environ, o.databaseURL, o.replicas, o.sessionCacheTTL, stderr)
 	case o.profileDir != "":
 		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
 			return err
 		}
-		srv, err = startInProcess(ctx, environ, o.sessionCacheTTL, stderr)
+		srv, err = startInProcess(ctx, environ, o.databaseURL, o.sessionCacheTTL, stderr)
 	default:
 		srv = &server{base: o.addr, pid: o.pid, desc: "given with -addr", close: func() error { return nil }}
 		err = waitReady(ctx, srv.base, nil)

@@ -22,10 +22,12 @@ import (
 	"tgauth/internal/httpapi"
 )
 
-// server is the API under test.
+// server is the API under test: one process, or several replicas on one
+// PostgreSQL database that the clients take turns on.
 type server struct {
-	base  string // http://host:port
-	pid   int    // 0 when unknown
+	base  string   // http://host:port (the first replica's)
+	bases []string // every replica's; nil: base alone
+	pid   int      // the first replica's; 0 when unknown
 	desc  string
 	close func() error
 }
@@ -34,13 +36,13 @@ type server struct {
 // with, over the caller's environment: a fresh database, a loopback port,
 // no rate limits (the tests log in far faster than a person), and only
 // warnings logged (an access log line per request would be measured too).
-// A fixed secret spares the warning about a generated one. cacheTTL is
-// auth.session_cache_ttl.
-func serverEnv(environ []string, dbPath, addr string, cacheTTL time.Duration) []string {
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
+// A fixed secret spares the warning about a generated one (and is the same
+// for every replica). db.url, when set, is PostgreSQL's database.url;
+// cacheTTL is auth.session_cache_ttl.
+func serverEnv(environ []string, db dbConfig, addr string, cacheTTL time.Duration, secret []byte) []string {
 	set := map[string]string{
-		"TGAUTH_DATABASE_PATH":          dbPath,
+		"TGAUTH_DATABASE_PATH":          db.path,
+		"TGAUTH_DATABASE_URL":           db.url,
 		"TGAUTH_HTTP_ADDR":              addr,
 		"TGAUTH_RATELIMIT_ENABLED":      "false",
 		"TGAUTH_LOG_LEVEL":              "warn",
@@ -48,7 +50,6 @@ func serverEnv(environ []string, dbPath, addr string, cacheTTL time.Duration) []
 		"TGAUTH_AUTH_SESSION_CACHE_TTL": cacheTTL.String(),
 		// Unset: a server of its own, answering these clients.
 		"TGAUTH_CONFIG":             "",
-		"TGAUTH_DATABASE_URL":       "",
 		"TGAUTH_HTTP_CLIENT_TOKENS": "",
 	}
 	var env []string
@@ -66,6 +67,17 @@ func serverEnv(environ []string, dbPath, addr string, cacheTTL time.Duration) []
 	return env
 }
 
+// dbConfig is the database a server this program starts runs on: SQLite
+// at path, or PostgreSQL at url when it is set.
+type dbConfig struct{ path, url string }
+
+// newSecret returns a random jwt.secret.
+func newSecret() []byte {
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	return secret
+}
+
 // freeAddr returns a loopback address with a port free a moment ago.
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -76,8 +88,9 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// spawn builds ./cmd/api into a temporary folder and runs it there.
-func spawn(ctx context.Context, environ []string, cacheTTL time.Duration, stderr io.Writer) (*server, error) {
+// spawn builds ./cmd/api into a temporary folder and runs replicas of it
+// there, on a SQLite file in that folder or on PostgreSQL at dbURL.
+func spawn(ctx context.Context, environ []string, dbURL string, replicas int, cacheTTL time.Duration, stderr io.Writer) (*server, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return nil, fmt.Errorf("spawn: %w", err)
@@ -94,33 +107,59 @@ func spawn(ctx context.Context, environ []string, cacheTTL time.Duration, stderr
 	if err != nil {
 		return nil, fmt.Errorf("spawn: %w", err)
 	}
-	cleanup := func() { os.RemoveAll(dir) }
-
 	bin := filepath.Join(dir, "api")
 	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./cmd/api")
 	build.Dir = filepath.Dir(gomod)
 	build.Stdout, build.Stderr = stderr, stderr
 	if err := build.Run(); err != nil {
-		cleanup()
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("spawn: go build ./cmd/api: %w", err)
 	}
+	srv := &server{desc: "spawned from ./cmd/api, SQLite in a temporary folder"}
+	if dbURL != "" {
+		srv.desc = fmt.Sprintf("spawned from ./cmd/api, %d replica(s) on PostgreSQL (-database-url)", replicas)
+	}
+	var stops []func() error
+	srv.close = func() error {
+		var errs []error
+		for _, stop := range stops {
+			errs = append(errs, stop())
+		}
+		os.RemoveAll(dir)
+		return errors.Join(errs...)
+	}
+	db, secret := dbConfig{path: filepath.Join(dir, "tgauth.db"), url: dbURL}, newSecret()
+	for range replicas {
+		base, pid, stop, err := startProcess(ctx, bin, dir, serverEnv(environ, db, "", cacheTTL, secret), stderr)
+		if err != nil {
+			return nil, errors.Join(err, srv.close())
+		}
+		stops = append(stops, stop)
+		srv.bases = append(srv.bases, base)
+		if srv.pid == 0 {
+			srv.base, srv.pid = base, pid
+		}
+	}
+	return srv, nil
+}
+
+// startProcess runs bin in dir with env and a free loopback address, and
+// returns once it is ready.
+func startProcess(ctx context.Context, bin, dir string, env []string, stderr io.Writer) (base string, pid int, stop func() error, err error) {
 	addr, err := freeAddr()
 	if err != nil {
-		cleanup()
-		return nil, fmt.Errorf("spawn: %w", err)
+		return "", 0, nil, fmt.Errorf("spawn: %w", err)
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin) // #nosec G204 -- the binary this program built
 	cmd.Dir = dir
-	cmd.Env = serverEnv(environ, filepath.Join(dir, "tgauth.db"), addr, cacheTTL)
+	cmd.Env = append(env, "TGAUTH_HTTP_ADDR="+addr)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
-		cleanup()
-		return nil, fmt.Errorf("spawn: %w", err)
+		return "", 0, nil, fmt.Errorf("spawn: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	stop := func() error {
-		defer cleanup()
+	stop = func() error {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case err := <-exited:
@@ -131,16 +170,16 @@ func spawn(ctx context.Context, environ []string, cacheTTL time.Duration, stderr
 			return errors.New("the API did not stop within 30s of SIGTERM; killed it")
 		}
 	}
-	base := "http://" + addr
+	base = "http://" + addr
 	if err := waitReady(ctx, base, exited); err != nil {
-		return nil, errors.Join(err, stop())
+		return "", 0, nil, errors.Join(err, stop())
 	}
-	return &server{base: base, pid: cmd.Process.Pid, desc: "spawned from ./cmd/api", close: stop}, nil
+	return base, cmd.Process.Pid, stop, nil
 }
 
 // startInProcess serves the API's router from this process, wired as
 // cmd/api wires it, so that runtime/pprof sees the server's work.
-func startInProcess(ctx context.Context, environ []string, cacheTTL time.Duration, stderr io.Writer) (*server, error) {
+func startInProcess(ctx context.Context, environ []string, dbURL string, cacheTTL time.Duration, stderr io.Writer) (*server, error) {
 	dir, err := os.MkdirTemp("", "tgauth-loadtest-")
 	if err != nil {
 		return nil, err
@@ -150,7 +189,7 @@ func startInProcess(ctx context.Context, environ []string, cacheTTL time.Duratio
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	env := serverEnv(environ, filepath.Join(dir, "tgauth.db"), ln.Addr().String(), cacheTTL)
+	env := serverEnv(environ, dbConfig{path: filepath.Join(dir, "tgauth.db"), url: dbURL}, ln.Addr().String(), cacheTTL, newSecret())
 	getenv := func(key string) string {
 		for _, kv := range env {
 			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
