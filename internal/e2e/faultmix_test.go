@@ -69,8 +69,8 @@ func TestDeliveryUnderFaultMix(t *testing.T) {
 		Lease:        10 * time.Second, // far above a send, hung ones included
 		// Large batches and many workers, so hung sends, which hold up
 		// the end of a batch, cost little time.
-		Batch:      100,
-		Workers:    16,
+		Batch:      250,
+		Workers:    32,
 		MinBackoff: 5 * time.Millisecond,
 		MaxBackoff: 100 * time.Millisecond,
 	})
