@@ -150,32 +150,36 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 	// marked, so it is not sent again.
 	settle := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, d.opts.Workers)
-	booked := make(map[int64]time.Time, len(msgs)) // chat -> the slot of its message in this batch
+	workers := make(chan struct{}, d.opts.Workers)
+	later := make(map[int64]time.Time, len(msgs)) // chat -> its next turn, once this batch has seen it
 	for _, m := range msgs {
 		// One message per chat per turn: the rest wait for the chat's
 		// next turn, and no chat holds back the others.
-		if slot, dup := booked[m.ChatID]; dup {
+		if next, seen := later[m.ChatID]; seen {
 			d.opts.Metrics.Send(metrics.SendDeferred)
-			d.reschedule(settle, m, slot.Add(d.pacer.turn()), false, "")
+			d.reschedule(settle, m, next, false, "")
 			continue
 		}
-		ok, slot, retry := d.pacer.Reserve(ctx, m.ChatID)
-		if !ok {
-			d.opts.Metrics.Send(metrics.SendDeferred)
-			d.reschedule(settle, m, retry, false, "")
-			continue
-		}
-		booked[m.ChatID] = slot
+		// A worker first, then the slot: a slot booked while every worker
+		// is busy would be missed.
 		select {
-		case slots <- struct{}{}:
+		case workers <- struct{}{}:
 		case <-ctx.Done():
 			d.opts.Metrics.Send(metrics.SendDeferred)
 			d.reschedule(settle, m, d.opts.Now(), false, "")
 			continue
 		}
+		ok, slot, retry := d.pacer.Reserve(ctx, m.ChatID)
+		if !ok {
+			<-workers
+			later[m.ChatID] = retry
+			d.opts.Metrics.Send(metrics.SendDeferred)
+			d.reschedule(settle, m, retry, false, "")
+			continue
+		}
+		later[m.ChatID] = slot.Add(d.pacer.turn())
 		wg.Go(func() {
-			defer func() { <-slots }()
+			defer func() { <-workers }()
 			d.deliver(ctx, settle, m, slot)
 		})
 	}

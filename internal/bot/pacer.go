@@ -139,6 +139,10 @@ func (p *Pacer) Sent(ctx context.Context, chatID int64) {
 // ErrLate is WaitSlot's answer when it woke too long after the slot.
 var ErrLate = errors.New("pacing: woke too late for the send slot")
 
+// minLate is the least lateness WaitSlot calls late, whatever the rate: a
+// timer may well fire that much after its time.
+const minLate = 5 * time.Millisecond
+
 // WaitSlot sleeps until slot. It returns ErrLate when it woke more than one
 // slot's length after it (a busy machine): the send must not go out then,
 // as late sends bunch up with the ones on time and break the overall rate.
@@ -146,7 +150,7 @@ func (p *Pacer) WaitSlot(ctx context.Context, slot time.Time) error {
 	if err := sleep(ctx, slot.Sub(p.now())); err != nil {
 		return err
 	}
-	if p.now().Sub(slot) > p.every {
+	if p.now().Sub(slot) > max(p.every, minLate) {
 		return ErrLate
 	}
 	return nil

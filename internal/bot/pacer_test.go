@@ -149,3 +149,12 @@ func TestWaitSlotRefusesLateWakeUps(t *testing.T) {
 		t.Errorf("WaitSlot two slots late = %v, want ErrLate", err)
 	}
 }
+
+// A pacer with no real limit (benchmarks) never calls a wake-up late.
+func TestWaitSlotUnlimitedRate(t *testing.T) {
+	slot := time.Now()
+	p := NewPacer(1e9, 0, func() time.Time { return slot.Add(time.Millisecond) })
+	if err := p.WaitSlot(t.Context(), slot); err != nil {
+		t.Errorf("WaitSlot 1ms after the slot at 1e9/s = %v, want nil", err)
+	}
+}
