@@ -84,15 +84,3 @@ func (s *Store) exclusiveOnce(ctx context.Context, key string, fn func(context.C
 		}
 	}
 }
-
-// sleepCtx waits d, or returns ctx's error when it ends first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

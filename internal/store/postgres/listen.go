@@ -31,12 +31,8 @@ func (s *Store) ListenOutbox(ctx context.Context, wake chan<- struct{}) error {
 		if connected {
 			backoff = listenMinBackoff
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if sleepCtx(ctx, backoff) != nil {
 			return nil
-		case <-t.C:
 		}
 		backoff = min(2*backoff, listenMaxBackoff)
 	}

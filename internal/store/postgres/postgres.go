@@ -134,12 +134,8 @@ func (s *Store) InTx(ctx context.Context, fn func(account.Tx) error) error {
 		}
 		// Jittered, so that the two sides of a deadlock do not meet again.
 		wait := time.Duration(attempt) * (5*time.Millisecond + rand.N(10*time.Millisecond)) // #nosec G404 -- jitter
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if sleepCtx(ctx, wait) != nil {
 			return err
-		case <-t.C:
 		}
 	}
 }
@@ -198,4 +194,16 @@ func constraintField(err error) (field string, ok bool) {
 		return "", false
 	}
 	return uniqueFields[pe.ConstraintName], true
+}
+
+// sleepCtx waits d, or returns ctx's error when it ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
