@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -11,17 +10,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tgauth/internal/account"
+	"tgauth/internal/bot"
+	"tgauth/internal/metrics"
 )
 
 // Outbox is the dispatcher's side of the outbox (bot.Outbox) and the
 // metrics' OutboxStats. It is not part of account.Store, but every backend
 // offers it, so the value open returns must implement it too.
 type Outbox interface {
-	ClaimOutbox(ctx context.Context, claimant string, now time.Time, lease time.Duration, limit int) ([]account.OutboxMessage, error)
-	MarkSent(ctx context.Context, id int64, claimant string, messageID int, payload []byte, at time.Time) error
-	Reschedule(ctx context.Context, id int64, claimant string, next time.Time, failed bool, reason string) error
-	MarkDead(ctx context.Context, id int64, claimant, reason string, payload []byte, at time.Time) error
-	OutboxStats(ctx context.Context, now time.Time) (due int, oldestDue time.Duration, err error)
+	bot.Outbox
+	metrics.OutboxStats
 }
 
 func outboxOf(t *testing.T, s account.Store) Outbox {
@@ -284,5 +282,48 @@ func testOutboxStats(t *testing.T, s account.Store) {
 	}
 	if due, _ := stats(now.Add(time.Minute)); due != 4 {
 		t.Errorf("OutboxStats(now+1m) due = %d, want 4", due)
+	}
+}
+
+// testNextDue: the earliest time a claim could return an unsettled row:
+// its next attempt, or its lease's end when that is later; none when
+// every row is settled.
+func testNextDue(t *testing.T, s account.Store) {
+	o := outboxOf(t, s)
+	ctx := t.Context()
+	nextDue := func() (time.Time, bool) {
+		t.Helper()
+		at, ok, err := o.NextDue(ctx)
+		if err != nil {
+			t.Fatalf("NextDue: %v", err)
+		}
+		return at, ok
+	}
+	if at, ok := nextDue(); ok {
+		t.Fatalf("NextDue on an empty outbox = %v, want none", at)
+	}
+	now := t0.Add(time.Hour)
+	ms := queue(t, s, 42, now.Add(time.Minute), now)
+	later, first := ms[0], ms[1]
+	if at, ok := nextDue(); !ok || !at.Equal(now) {
+		t.Errorf("NextDue = %v %v, want %v", at, ok, now)
+	}
+	const lease = 2 * time.Minute
+	claim(t, o, "a", now, lease, 1) // first, leased past later's attempt
+	if at, ok := nextDue(); !ok || !at.Equal(later.NextAttemptAt) {
+		t.Errorf("NextDue with the first row leased = %v %v, want %v", at, ok, later.NextAttemptAt)
+	}
+	if err := o.MarkSent(ctx, first.ID, "a", 1, nil, now); err != nil {
+		t.Fatal(err)
+	}
+	claim(t, o, "a", later.NextAttemptAt, lease, 1)
+	if at, ok := nextDue(); !ok || !at.Equal(later.NextAttemptAt.Add(lease)) {
+		t.Errorf("NextDue with the last row leased = %v %v, want its lease's end %v", at, ok, later.NextAttemptAt.Add(lease))
+	}
+	if err := o.MarkDead(ctx, later.ID, "a", "gone", nil, now); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok := nextDue(); ok {
+		t.Errorf("NextDue with every row settled = %v, want none", at)
 	}
 }

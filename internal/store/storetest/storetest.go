@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"RescheduleAndDead", testRescheduleAndDead},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"OutboxStats", testOutboxStats},
+		{"NextDue", testNextDue},
 		{"OddBytes", testOddBytes},
 	}
 	for _, tt := range tests {
