@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,9 +22,11 @@ func (s *Store) ClaimOutbox(ctx context.Context, claimant string, now time.Time,
 			WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $3
 			  AND (claimed_until IS NULL OR claimed_until <= $3)
 			ORDER BY next_attempt_at, id LIMIT $4
-			FOR UPDATE SKIP LOCKED)
-		UPDATE outbox o SET claimed_by = $1, claimed_until = $2 FROM due WHERE o.id = due.id
-		RETURNING o.id, o.chat_id, o.kind, o.payload, o.created_at, o.next_attempt_at, o.attempts`,
+			FOR UPDATE SKIP LOCKED),
+		claimed AS (
+			UPDATE outbox o SET claimed_by = $1, claimed_until = $2 FROM due WHERE o.id = due.id
+			RETURNING o.id, o.chat_id, o.kind, o.payload, o.created_at, o.next_attempt_at, o.attempts)
+		SELECT * FROM claimed ORDER BY next_attempt_at, id`,
 		claimant, pgTime(now.Add(lease)), pgTime(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
@@ -44,13 +45,6 @@ func (s *Store) ClaimOutbox(ctx context.Context, claimant string, now time.Time,
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
-	// RETURNING gives no order.
-	slices.SortFunc(msgs, func(a, b account.OutboxMessage) int {
-		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
-			return c
-		}
-		return int(a.ID - b.ID)
-	})
 	return msgs, nil
 }
 
