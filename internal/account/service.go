@@ -52,7 +52,7 @@ type Service struct {
 	codeKey     []byte
 	botUsername string
 	forgotFloor time.Duration
-	auth        *authCache // nil: no caching
+	auth        *authCache // nil: no caching (it reads through)
 }
 
 // NewService returns a Service over store that hashes with hasher and signs
@@ -103,25 +103,14 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	if err != nil {
 		return Principal{}, ErrInvalidToken
 	}
-	var userID int64
-	var live bool
-	if s.auth != nil {
-		var e cachedSession
-		e, err = s.auth.session(ctx, s.store, c.SessionID)
-		userID, live = e.userID, !e.revoked && s.clock().Before(e.expiresAt)
-	} else {
-		var sess *Session
-		if sess, err = s.store.Session(ctx, c.SessionID); err == nil {
-			userID, live = sess.UserID, sess.Live(s.clock())
-		}
-	}
+	sess, err := s.auth.session(ctx, s.store, c.SessionID)
 	if errors.Is(err, ErrNotFound) {
 		return Principal{}, ErrInvalidToken
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if userID != c.UserID || !live {
+	if sess.UserID != c.UserID || !sess.Live(s.clock()) {
 		return Principal{}, ErrInvalidToken
 	}
 	return Principal{UserID: c.UserID, SessionID: c.SessionID, Role: Role(c.Role)}, nil
@@ -129,13 +118,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 
 // Profile returns the principal's own account.
 func (s *Service) Profile(ctx context.Context, pr Principal) (*User, error) {
-	var u *User
-	var err error
-	if s.auth != nil {
-		u, err = s.auth.user(ctx, s.store, pr.UserID)
-	} else {
-		u, err = s.store.UserByID(ctx, pr.UserID)
-	}
+	u, err := s.auth.user(ctx, s.store, pr.UserID)
 	if err != nil {
 		return nil, fmt.Errorf("profile: %w", err)
 	}
