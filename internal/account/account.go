@@ -20,7 +20,9 @@ const (
 )
 
 // User is an account. Email and Username are "" when the account has none;
-// ChatID is 0 when no Telegram chat is linked.
+// ChatID is 0 when no Telegram chat is linked. A chat given at registration
+// is only claimed until the chat itself confirms it: ChatConfirmedAt stays
+// zero till then, and nothing but the confirmation prompt is sent there.
 type User struct {
 	ID                      int64
 	Email                   string
@@ -30,6 +32,7 @@ type User struct {
 	LastName                string
 	Role                    Role
 	ChatID                  int64
+	ChatConfirmedAt         time.Time
 	TOCAcceptedAt           time.Time
 	PrivacyPolicyAcceptedAt time.Time
 	FailedLogins            int
@@ -45,6 +48,12 @@ func (u *User) Name() string {
 		return u.Username
 	}
 	return u.Email
+}
+
+// ChatConfirmed reports whether u has a chat that proved it wants u's
+// notices: one bound by a deep link, or one that confirmed a registration.
+func (u *User) ChatConfirmed() bool {
+	return u.ChatID != 0 && !u.ChatConfirmedAt.IsZero()
 }
 
 // Locked reports whether logins are refused at now.
@@ -85,6 +94,7 @@ const (
 	RevokePasswordReset   = "password_reset"
 	RevokeSignedOut       = "signed_out"
 	RevokeRefreshReused   = "refresh_reused"
+	RevokeChatMoved       = "chat_moved"
 )
 
 // VerificationCode is a one-time code sent to a user's chat. Only a keyed
@@ -101,13 +111,18 @@ type VerificationCode struct {
 }
 
 // LinkCode is a deep-link code that binds the chat that presents it to
-// the user who asked for it. Only its hash is kept.
+// the user who asked for it. Only its hash is kept. ReplacesChatID is the
+// chat the account had when the link was asked for with its password: the
+// only chat the link may move it away from (0: it had none). SessionID is
+// the session that asked, which a move leaves signed in.
 type LinkCode struct {
-	CodeHash   string
-	UserID     int64
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
-	ConsumedAt time.Time
+	CodeHash       string
+	UserID         int64
+	ReplacesChatID int64
+	SessionID      string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	ConsumedAt     time.Time
 }
 
 // randomID returns n random bytes as unpadded base64url text: session ids and

@@ -161,6 +161,11 @@ func (t *trackingTx) SetChatID(ctx context.Context, userID, chatID int64, at tim
 	return t.Tx.SetChatID(ctx, userID, chatID, at)
 }
 
+func (t *trackingTx) ConfirmChat(ctx context.Context, userID, chatID int64, at time.Time) error {
+	t.users = append(t.users, userID)
+	return t.Tx.ConfirmChat(ctx, userID, chatID, at)
+}
+
 // inTx runs fn in one write transaction of the store and, when the
 // Service caches authentication, drops from the cache whatever fn
 // changed, whether or not the transaction committed. Every use case

@@ -15,6 +15,9 @@ type Reader interface {
 	// UsersByChat returns the accounts linked to a chat, oldest first.
 	UsersByChat(ctx context.Context, chatID int64) ([]User, error)
 	Session(ctx context.Context, id string) (*Session, error)
+	// SessionIPs returns the distinct addresses of the user's sessions
+	// that are live at now or were created at or after since.
+	SessionIPs(ctx context.Context, userID int64, since, now time.Time) ([]string, error)
 }
 
 // Tx is one write transaction. Its writes commit together or not at all.
@@ -52,8 +55,18 @@ type Tx interface {
 	LinkCode(ctx context.Context, hash string) (*LinkCode, error)
 	// ConsumeLinkCode marks the code used at at.
 	ConsumeLinkCode(ctx context.Context, hash string, at time.Time) error
-	// SetChatID links the user to a chat, or unlinks it with 0.
+	// SetChatID links the user to a chat, confirmed at at, or unlinks it
+	// with 0.
 	SetChatID(ctx context.Context, userID, chatID int64, at time.Time) error
+	// ConfirmChat marks the user's chat confirmed at at; ErrNotFound unless
+	// the user is linked to chatID.
+	ConfirmChat(ctx context.Context, userID, chatID int64, at time.Time) error
+	// InsertCodeFailure records a wrong verification code for the user at
+	// at, and forgets the user's failures from before keepSince.
+	InsertCodeFailure(ctx context.Context, userID int64, at, keepSince time.Time) error
+	// CodeFailures returns how many wrong codes the user gave at or after
+	// since, and when the earliest of them was.
+	CodeFailures(ctx context.Context, userID int64, since time.Time) (n int, first time.Time, err error)
 	// InsertOutbox queues m and sets m.ID.
 	InsertOutbox(ctx context.Context, m *OutboxMessage) error
 	// IncrementCounter adds one to the counter kept under key (starting

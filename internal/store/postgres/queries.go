@@ -47,7 +47,7 @@ const (
 
 const userColumns = `id, email, username, password_hash, first_name, last_name, role,
 	telegram_chat_id, toc_accepted_at, privacy_policy_accepted_at, failed_logins,
-	locked_until, created_at, updated_at, password_changed_at`
+	locked_until, created_at, updated_at, password_changed_at, chat_confirmed_at`
 
 // scanUser reads one row of userColumns.
 func scanUser(row pgx.Row) (*account.User, error) {
@@ -61,6 +61,7 @@ func scanUser(row pgx.Row) (*account.User, error) {
 		&u.ID, &email, &username, &u.PasswordHash, &u.FirstName, &u.LastName, &role,
 		&chatID, nullTime{&u.TOCAcceptedAt}, nullTime{&u.PrivacyPolicyAcceptedAt}, &u.FailedLogins,
 		nullTime{&u.LockedUntil}, nullTime{&u.CreatedAt}, nullTime{&u.UpdatedAt}, nullTime{&u.PasswordChangedAt},
+		nullTime{&u.ChatConfirmedAt},
 	)
 	if err != nil {
 		return nil, err
@@ -197,12 +198,12 @@ func (t *tx) InsertUser(ctx context.Context, u *account.User) error {
 	err := t.tx.QueryRow(ctx, `INSERT INTO users (email, username, password_hash,
 		first_name, last_name, role, telegram_chat_id, toc_accepted_at,
 		privacy_policy_accepted_at, failed_logins, locked_until, created_at, updated_at,
-		password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-		RETURNING id`,
+		password_changed_at, chat_confirmed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 		nullString(u.Email), nullString(u.Username), u.PasswordHash, text(u.FirstName), text(u.LastName),
 		string(u.Role), nullInt(u.ChatID), pgTime(u.TOCAcceptedAt), pgTime(u.PrivacyPolicyAcceptedAt),
 		u.FailedLogins, pgTime(u.LockedUntil), pgTime(u.CreatedAt), pgTime(u.UpdatedAt),
-		pgTime(u.PasswordChangedAt),
+		pgTime(u.PasswordChangedAt), pgTime(u.ChatConfirmedAt),
 	).Scan(&u.ID)
 	if field, ok := constraintField(err); ok {
 		if field == "" {
@@ -358,9 +359,10 @@ func (t *tx) UpdateVerificationCode(ctx context.Context, c *account.Verification
 }
 
 func (t *tx) InsertLinkCode(ctx context.Context, c *account.LinkCode) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO link_codes (code_hash, user_id, created_at,
-		expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5)`,
-		c.CodeHash, c.UserID, pgTime(c.CreatedAt), pgTime(c.ExpiresAt), pgTime(c.ConsumedAt))
+	_, err := t.tx.Exec(ctx, `INSERT INTO link_codes (code_hash, user_id, replaces_chat_id,
+		session_id, created_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		c.CodeHash, c.UserID, nullInt(c.ReplacesChatID), c.SessionID, pgTime(c.CreatedAt),
+		pgTime(c.ExpiresAt), pgTime(c.ConsumedAt))
 	if _, ok := constraintField(err); ok {
 		return fmt.Errorf("insert link code: %w", account.ErrConflict)
 	}
@@ -375,14 +377,19 @@ func (t *tx) LinkCode(ctx context.Context, hash string) (*account.LinkCode, erro
 		return nil, account.ErrNotFound
 	}
 	c := account.LinkCode{CodeHash: hash}
-	err := t.tx.QueryRow(ctx, `SELECT user_id, created_at, expires_at, consumed_at
-		FROM link_codes WHERE code_hash = $1 FOR UPDATE`, hash).Scan(
-		&c.UserID, nullTime{&c.CreatedAt}, nullTime{&c.ExpiresAt}, nullTime{&c.ConsumedAt})
+	var replaces *int64
+	err := t.tx.QueryRow(ctx, `SELECT user_id, replaces_chat_id, session_id, created_at, expires_at,
+		consumed_at FROM link_codes WHERE code_hash = $1 FOR UPDATE`, hash).Scan(
+		&c.UserID, &replaces, &c.SessionID, nullTime{&c.CreatedAt}, nullTime{&c.ExpiresAt},
+		nullTime{&c.ConsumedAt})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, account.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("select link code: %w", err)
+	}
+	if replaces != nil {
+		c.ReplacesChatID = *replaces
 	}
 	return &c, nil
 }
@@ -393,6 +400,52 @@ func (t *tx) ConsumeLinkCode(ctx context.Context, hash string, at time.Time) err
 }
 
 func (t *tx) SetChatID(ctx context.Context, userID, chatID int64, at time.Time) error {
-	return t.execOne(ctx, "set chat id", `UPDATE users SET telegram_chat_id = $1, updated_at = $2 WHERE id = $3`,
-		nullInt(chatID), pgTime(at), userID)
+	confirmed := at
+	if chatID == 0 {
+		confirmed = time.Time{}
+	}
+	return t.execOne(ctx, "set chat id", `UPDATE users SET telegram_chat_id = $1, chat_confirmed_at = $2,
+		updated_at = $3 WHERE id = $4`, nullInt(chatID), pgTime(confirmed), pgTime(at), userID)
+}
+
+func (t *tx) ConfirmChat(ctx context.Context, userID, chatID int64, at time.Time) error {
+	return t.execOne(ctx, "confirm chat", `UPDATE users SET chat_confirmed_at = $1, updated_at = $1
+		WHERE id = $2 AND telegram_chat_id = $3`, pgTime(at), userID, chatID)
+}
+
+func (t *tx) InsertCodeFailure(ctx context.Context, userID int64, at, keepSince time.Time) error {
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM code_failures WHERE user_id = $1 AND at < $2`, userID, pgTime(keepSince))
+	b.Queue(`INSERT INTO code_failures (user_id, at) VALUES ($1, $2)`, userID, pgTime(at))
+	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("insert code failure: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) CodeFailures(ctx context.Context, userID int64, since time.Time) (int, time.Time, error) {
+	var (
+		n     int
+		first time.Time
+	)
+	err := t.tx.QueryRow(ctx, `SELECT count(*), min(at) FROM code_failures
+		WHERE user_id = $1 AND at >= $2`, userID, pgTime(since)).Scan(&n, nullTime{&first})
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("code failures: %w", err)
+	}
+	return n, first, nil
+}
+
+func (r reader) SessionIPs(ctx context.Context, userID int64, since, now time.Time) ([]string, error) {
+	rows, err := r.q.Query(ctx, `SELECT DISTINCT ip FROM sessions WHERE user_id = $1
+		AND (created_at >= $2 OR (revoked_at IS NULL AND expires_at > $3))`,
+		userID, pgTime(since), pgTime(now))
+	if err != nil {
+		return nil, fmt.Errorf("session ips: %w", err)
+	}
+	ips, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("session ips: %w", err)
+	}
+	return ips, nil
 }

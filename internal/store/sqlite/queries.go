@@ -23,7 +23,7 @@ type reader struct {
 
 const userColumns = `id, email, username, password_hash, first_name, last_name, role,
 	telegram_chat_id, toc_accepted_at, privacy_policy_accepted_at, failed_logins,
-	locked_until, created_at, updated_at, password_changed_at`
+	locked_until, created_at, updated_at, password_changed_at, chat_confirmed_at`
 
 // scanUser reads one row of userColumns.
 func scanUser(row interface{ Scan(dest ...any) error }) (*account.User, error) {
@@ -37,6 +37,7 @@ func scanUser(row interface{ Scan(dest ...any) error }) (*account.User, error) {
 		&u.ID, &email, &username, &u.PasswordHash, &u.FirstName, &u.LastName, &role,
 		&chatID, nullTime{&u.TOCAcceptedAt}, nullTime{&u.PrivacyPolicyAcceptedAt}, &u.FailedLogins,
 		nullTime{&u.LockedUntil}, nullTime{&u.CreatedAt}, nullTime{&u.UpdatedAt}, nullTime{&u.PasswordChangedAt},
+		nullTime{&u.ChatConfirmedAt},
 	)
 	if err != nil {
 		return nil, err
@@ -104,11 +105,12 @@ func (t *tx) InsertUser(ctx context.Context, u *account.User) error {
 	err := t.tx.QueryRowContext(ctx, `INSERT INTO users (email, username, password_hash,
 		first_name, last_name, role, telegram_chat_id, toc_accepted_at,
 		privacy_policy_accepted_at, failed_logins, locked_until, created_at, updated_at,
-		password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		password_changed_at, chat_confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`,
 		nullString(u.Email), nullString(u.Username), u.PasswordHash, u.FirstName, u.LastName,
 		string(u.Role), nullInt(u.ChatID), fmtTime(u.TOCAcceptedAt), fmtTime(u.PrivacyPolicyAcceptedAt),
 		u.FailedLogins, fmtTime(u.LockedUntil), fmtTime(u.CreatedAt), fmtTime(u.UpdatedAt),
-		fmtTime(u.PasswordChangedAt),
+		fmtTime(u.PasswordChangedAt), fmtTime(u.ChatConfirmedAt),
 	).Scan(&u.ID)
 	if field, ok := constraintField(err); ok {
 		if field == "" {
@@ -249,9 +251,10 @@ func (t *tx) UpdateVerificationCode(ctx context.Context, c *account.Verification
 }
 
 func (t *tx) InsertLinkCode(ctx context.Context, c *account.LinkCode) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO link_codes (code_hash, user_id, created_at,
-		expires_at, consumed_at) VALUES (?, ?, ?, ?, ?)`,
-		c.CodeHash, c.UserID, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt), fmtTime(c.ConsumedAt))
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO link_codes (code_hash, user_id, replaces_chat_id,
+		session_id, created_at, expires_at, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.CodeHash, c.UserID, nullInt(c.ReplacesChatID), c.SessionID, fmtTime(c.CreatedAt),
+		fmtTime(c.ExpiresAt), fmtTime(c.ConsumedAt))
 	if _, ok := constraintField(err); ok {
 		return fmt.Errorf("insert link code: %w", account.ErrConflict)
 	}

@@ -62,6 +62,10 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"UpdateVerificationCode", testUpdateVerificationCode},
 		{"VerificationCodeExpiryBoundary", testVerificationCodeExpiryBoundary},
 		{"InsertLinkCode", testInsertLinkCode},
+		{"LinkCodeRoundTrip", testLinkCodeRoundTrip},
+		{"SetChatIDAndConfirm", testSetChatIDAndConfirm},
+		{"CodeFailures", testCodeFailures},
+		{"SessionIPs", testSessionIPs},
 		{"ClaimOrderAndLimit", testClaimOrderAndLimit},
 		{"ClaimLease", testClaimLease},
 		{"RescheduleAndDead", testRescheduleAndDead},
@@ -197,6 +201,7 @@ func testInsertUserRoundTrip(t *testing.T, s account.Store) {
 		CreatedAt:               t0,
 		UpdatedAt:               t0.Add(time.Microsecond),
 		PasswordChangedAt:       t0.Add(2 * time.Microsecond),
+		ChatConfirmedAt:         t0.Add(-30 * time.Minute),
 	}
 	// No email, no chat, no lock: they must read back as "", 0 and zero.
 	usernameOnly := newUser("bob")
