@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tgauth/internal/accounttest"
 )
 
 // dial opens a raw connection to s, closed when the test ends.
@@ -189,7 +191,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 
 	const pw, pw2, pw3 = "BigBob27!", "N3w-Secret!", "N3wer-Secret!"
 	keep(pw, pw2, pw3)
-	post("/v1/register/", "", "username", "bob", "password", pw, "account", "4242")
+	accounttest.ConfirmChat(t, dbPath, int64(post("/v1/register/", "", "username", "bob", "password", pw, "account", "4242")["id"].(float64)), 4242)
 	tok := str(post("/v1/login/", "", "username", "bob", "password", pw), "token")
 	keep(tok)
 	post("/v1/change-password/", tok, "old_password", pw, "new_password", pw2)
@@ -202,7 +204,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	keep(str(p, "access"), str(p, "refresh"))
 	r := post("/v1/auth/refresh", "", "refresh", str(p, "refresh"))
 	keep(str(r, "access"), str(r, "refresh"))
-	link := str(post("/v1/telegram/link", str(r, "access")), "link")
+	link := str(post("/v1/telegram/link", str(r, "access"), "password", pw), "link")
 	u, err := url.Parse(link)
 	if err != nil {
 		t.Fatal(err)

@@ -80,7 +80,12 @@ func forgot(t *testing.T, dbPath string, chatID string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Register(ctx, account.RegisterParams{Username: "bob", Password: "BigBob27!", Account: chatID}); err != nil {
+	u, err := svc.Register(ctx, account.RegisterParams{Username: "bob", Password: "BigBob27!", Account: chatID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the chat's Yes button does.
+	if _, err := svc.AnswerChatClaim(ctx, u.ChatID, u.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.ForgotPassword(ctx, account.ResetParams{Username: "bob"}); err != nil {
@@ -110,7 +115,7 @@ func TestBotDeliversResetCode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	var got []string
-	for range 2 { // "account linked", then the code
+	for range 2 { // the question whether to link, then the code
 		m, err := tg.WaitForMessage(ctx, 31337)
 		if err != nil {
 			t.Fatalf("messages so far %q: %v", got, err)

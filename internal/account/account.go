@@ -86,6 +86,9 @@ type Principal struct {
 	UserID    int64
 	SessionID string
 	Role      Role
+	// IP is the address the request came from, as the transport saw it;
+	// "" when it does not know.
+	IP string
 }
 
 // Reasons a session was revoked, kept in sessions.revoke_reason.

@@ -112,7 +112,7 @@ func (e *cacheEnv) user(t *testing.T, email string, chat int64) *account.User {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := e.Service.CreateLink(ctx, account.Principal{UserID: u.ID})
+	l, err := e.Service.CreateLink(ctx, account.Principal{UserID: u.ID}, cachePassword)
 	if err != nil {
 		t.Fatal(err)
 	}

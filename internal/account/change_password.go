@@ -9,9 +9,9 @@ import (
 // checking the current one. In one transaction it stores the new hash,
 // revokes every other session of the user and queues a "password changed"
 // notice. It returns a *ValidationError for a new password the policy
-// refuses, ErrWrongPassword when oldPassword is not the current password
-// (which counts as a failed login), and ErrConflict when the password
-// changed meanwhile.
+// refuses, a *WrongPasswordError when oldPassword is not the current
+// password (which counts as a failed login) or the account is locked to
+// pr.IP's network, and ErrConflict when the password changed meanwhile.
 func (s *Service) ChangePassword(ctx context.Context, pr Principal, oldPassword, newPassword string) error {
 	u, err := s.store.UserByID(ctx, pr.UserID)
 	if err != nil {
@@ -27,16 +27,12 @@ func (s *Service) ChangePassword(ctx context.Context, pr Principal, oldPassword,
 		return err
 	}
 
-	ok, err := s.hasher.Verify(ctx, oldPassword, u.PasswordHash)
+	ok, now, err := s.checkPassword(ctx, u, oldPassword, pr.IP)
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	now := s.clock()
 	if !ok {
-		if err := s.recordFailedLogin(ctx, u.ID, now); err != nil {
-			return fmt.Errorf("change password: %w", err)
-		}
-		return ErrWrongPassword
+		return &WrongPasswordError{Field: "old_password"}
 	}
 	hash, err := s.hasher.Hash(ctx, newPassword)
 	if err != nil {

@@ -52,7 +52,7 @@ func FuzzBindChatCode(f *testing.F) {
 	pr := account.Principal{UserID: u.ID}
 	newCode := func(t testing.TB) (string, time.Time) {
 		clk.Set(start)
-		l, err := svc.CreateLink(ctx, pr)
+		l, err := svc.CreateLink(ctx, pr, "BigBob27!")
 		if err != nil {
 			t.Fatal(err)
 		}

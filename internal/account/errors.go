@@ -17,7 +17,9 @@ var (
 	// ErrInvalidToken: a bearer token that is missing, malformed, expired,
 	// wrongly signed or names a revoked session.
 	ErrInvalidToken = errors.New("invalid or expired token")
-	// ErrWrongPassword: an authenticated user gave a wrong current password.
+	// ErrWrongPassword: an authenticated user gave a wrong current password,
+	// or any password while the account is locked to their network. The
+	// Service returns it as a *WrongPasswordError naming the field.
 	ErrWrongPassword = errors.New("wrong password")
 	// ErrForbidden: the caller is who they say but may not do this.
 	ErrForbidden = errors.New("forbidden")
@@ -79,3 +81,13 @@ func (e *ConflictError) Error() string { return e.Field + " is already taken" }
 
 // Unwrap makes errors.Is(err, ErrConflict) hold.
 func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// WrongPasswordError says which field held the wrong current password.
+type WrongPasswordError struct {
+	Field string
+}
+
+func (e *WrongPasswordError) Error() string { return e.Field + " is not the current password" }
+
+// Unwrap makes errors.Is(err, ErrWrongPassword) hold.
+func (e *WrongPasswordError) Unwrap() error { return ErrWrongPassword }

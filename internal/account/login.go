@@ -64,18 +64,11 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	ok, err := s.hasher.Verify(ctx, p.Password, u.PasswordHash)
+	ok, now, err := s.checkPassword(ctx, u, p.Password, p.IP)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	now := s.clock()
-	if u.Locked(now) {
-		return nil, ErrUnauthorized
-	}
 	if !ok {
-		if err := s.recordFailedLogin(ctx, u.ID, now); err != nil {
-			return nil, fmt.Errorf("login: %w", err)
-		}
 		return nil, ErrUnauthorized
 	}
 	if p.Admin && u.Role != RoleAdmin {
@@ -97,11 +90,26 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 		}
 		// The password may have changed, or the account locked, since
 		// the hash was checked outside the transaction.
-		if cur.PasswordHash != u.PasswordHash || cur.Locked(now) {
+		if cur.PasswordHash != u.PasswordHash {
 			return ErrUnauthorized
 		}
+		if cur.Locked(now) && !u.Locked(now) {
+			known, err := knownNetwork(ctx, tx, u.ID, p.IP, now)
+			if err != nil {
+				return err
+			}
+			if !known {
+				return ErrUnauthorized
+			}
+		}
+		// A success ends the run of failures but not a lock: the owner
+		// signing in from home does not reopen the door to the guesser.
 		if cur.FailedLogins != 0 {
-			if err := tx.SetLoginFailures(ctx, u.ID, 0, time.Time{}, now); err != nil {
+			var lockedUntil time.Time
+			if cur.Locked(now) {
+				lockedUntil = cur.LockedUntil
+			}
+			if err := tx.SetLoginFailures(ctx, u.ID, 0, lockedUntil, now); err != nil {
 				return err
 			}
 		}
@@ -164,6 +172,29 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// checkPassword checks password against u's, presented from ip. ok is
+// false for a wrong password, which counts toward the lockout, and for any
+// password while u is locked, unless ip is one of u's known networks:
+// there the owner's right password still works, and a wrong one counts.
+// now is when the check ended. It costs one hash either way.
+func (s *Service) checkPassword(ctx context.Context, u *User, password, ip string) (ok bool, now time.Time, err error) {
+	match, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	now = s.clock()
+	if u.Locked(now) {
+		known, err := knownNetwork(ctx, s.store, u.ID, ip, now)
+		if err != nil || !known {
+			return false, now, err
+		}
+	}
+	if !match {
+		return false, now, s.recordFailedLogin(ctx, u.ID, now)
+	}
+	return true, now, nil
 }
 
 // recordFailedLogin counts a wrong password against the user. The

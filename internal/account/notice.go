@@ -20,6 +20,14 @@ const (
 	NoticeRefreshReused   NoticeKind = "refresh_reused"
 	NoticeResetCode       NoticeKind = "reset_code"
 	NoticePasswordReset   NoticeKind = "password_reset"
+	// NoticeConfirmChat asks a chat given at registration whether it
+	// wants the account: the one message sent to a chat not yet confirmed.
+	NoticeConfirmChat NoticeKind = "confirm_chat"
+	// NoticeChatMoved tells the chat an account left it for another.
+	NoticeChatMoved NoticeKind = "chat_moved"
+	// NoticeResetPaused: too many wrong reset codes; codes asked for
+	// through the API are paused until LockedUntil.
+	NoticeResetPaused NoticeKind = "reset_paused"
 )
 
 // OutboxMessage is one message waiting for the bot to deliver it.
@@ -40,7 +48,7 @@ type Notice struct {
 	UserID      int64     `json:"user_id"`
 	Account     string    `json:"account"`
 	At          time.Time `json:"at"`
-	LockedUntil time.Time `json:"locked_until,omitzero"`
+	LockedUntil time.Time `json:"locked_until,omitzero"` // of a lock or a pause
 	SessionID   string    `json:"session_id,omitempty"`
 	IP          string    `json:"ip,omitempty"`
 	UserAgent   string    `json:"user_agent,omitempty"`
@@ -49,9 +57,10 @@ type Notice struct {
 }
 
 // queueNotice writes a notice for u's chat into the outbox within tx. A user
-// without a linked chat gets nothing.
+// without a linked chat gets nothing, and a chat that has not confirmed
+// the account gets nothing but the question whether it does.
 func queueNotice(ctx context.Context, tx Tx, u *User, kind NoticeKind, n Notice) error {
-	if u.ChatID == 0 {
+	if u.ChatID == 0 || !u.ChatConfirmed() && kind != NoticeConfirmChat {
 		return nil
 	}
 	n.UserID, n.Account = u.ID, u.Name()

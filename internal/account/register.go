@@ -27,8 +27,10 @@ func (p RegisterParams) validate() (int64, error) {
 	return chatID, ve.Err()
 }
 
-// Register creates a user with a username and a linked chat, and queues an
-// "account linked" notice to that chat in the same transaction. It returns
+// Register creates a user with a username and a chat, and queues to that
+// chat, in the same transaction, the question whether it wants the account:
+// until it answers yes, the chat is only claimed and gets nothing else,
+// since anyone can type any chat id. It returns
 // a *ValidationError for bad input and a *ConflictError when the username is
 // taken (compared case-insensitively).
 func (s *Service) Register(ctx context.Context, p RegisterParams) (*User, error) {
@@ -43,8 +45,8 @@ func (s *Service) Register(ctx context.Context, p RegisterParams) (*User, error)
 	return u, nil
 }
 
-// createUser hashes the password into u, stores u, and queues "account
-// linked" when u has a chat, in one transaction.
+// createUser hashes the password into u, stores u, and, when u has a chat,
+// queues its "confirm chat" question, in one transaction.
 func (s *Service) createUser(ctx context.Context, u *User, password string, now time.Time) error {
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
@@ -56,6 +58,6 @@ func (s *Service) createUser(ctx context.Context, u *User, password string, now 
 		if err := tx.InsertUser(ctx, u); err != nil {
 			return err
 		}
-		return queueNotice(ctx, tx, u, NoticeAccountLinked, Notice{At: now})
+		return queueNotice(ctx, tx, u, NoticeConfirmChat, Notice{At: now})
 	})
 }

@@ -14,16 +14,26 @@ import (
 	"time"
 )
 
-// Password reset codes.
+// Password reset codes. A code asked for through the API (forgot_password)
+// has CodeDigits digits and burns after MaxCodeAttempts wrong tries. Wrong
+// codes are also counted per account, across codes and addresses: after
+// MaxCodeFailures in CodeFailureWindow, API codes are neither sent nor
+// checked and the chat is told. The owner still gets back in through the
+// chat: a code asked for there (/reset) has ChatCodeDigits digits, too
+// many to guess, so it is never paused and never burned by wrong tries.
 const (
-	PurposePasswordReset = "password_reset"
-	CodeDigits           = 6
-	CodeTTL              = 10 * time.Minute
-	// MaxCodeAttempts wrong tries burn a code.
+	PurposePasswordReset     = "password_reset"
+	PurposePasswordResetChat = "password_reset_chat"
+	CodeDigits               = 6
+	ChatCodeDigits           = 12
+	CodeTTL                  = 10 * time.Minute
+	// MaxCodeAttempts wrong tries burn an API code.
 	MaxCodeAttempts = 5
-	// CodeResendInterval is the least time between two codes sent to one
-	// account.
+	// CodeResendInterval is the least time between two codes of one
+	// purpose sent to one account.
 	CodeResendInterval = time.Minute
+	MaxCodeFailures    = 20
+	CodeFailureWindow  = 24 * time.Hour
 )
 
 // ResetParams names the account a reset is for: by Email, else by
@@ -43,9 +53,10 @@ func (p ResetParams) validate(ve *ValidationError) {
 
 // ForgotPassword sends a fresh reset code to the account's linked chat,
 // through the outbox, replacing any older code. An unknown account, one
-// without a chat, and one sent a code less than CodeResendInterval ago get
-// nothing sent and the same nil answer, after about the same time: it
-// never reveals whether an account exists.
+// without a confirmed chat, one sent a code less than CodeResendInterval
+// ago and one whose wrong codes have reached MaxCodeFailures get nothing
+// sent and the same nil answer, after about the same time: it never
+// reveals whether an account exists.
 func (s *Service) ForgotPassword(ctx context.Context, p ResetParams) error {
 	var ve ValidationError
 	p.validate(&ve)
@@ -61,10 +72,10 @@ func (s *Service) ForgotPassword(ctx context.Context, p ResetParams) error {
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
-		if err != nil || u.ChatID == 0 {
+		if err != nil || !u.ChatConfirmed() {
 			return err
 		}
-		_, err = s.queueResetCode(ctx, tx, u, now)
+		_, err = s.queueResetCode(ctx, tx, u, PurposePasswordReset, now)
 		return err
 	})
 	if err != nil {
@@ -77,22 +88,31 @@ func (s *Service) ForgotPassword(ctx context.Context, p ResetParams) error {
 	return nil
 }
 
-// queueResetCode replaces u's reset code with a fresh one and queues it
-// for u's chat, unless the last one went out less than CodeResendInterval
-// ago. It reports whether it queued one.
-func (s *Service) queueResetCode(ctx context.Context, tx Tx, u *User, now time.Time) (bool, error) {
-	old, err := tx.VerificationCode(ctx, u.ID, PurposePasswordReset)
+// queueResetCode replaces u's reset code of purpose with a fresh one and
+// queues it for u's chat, unless the last one went out less than
+// CodeResendInterval ago or, for an API code, u's wrong codes have reached
+// MaxCodeFailures. It reports whether it queued one.
+func (s *Service) queueResetCode(ctx context.Context, tx Tx, u *User, purpose string, now time.Time) (bool, error) {
+	old, err := tx.VerificationCode(ctx, u.ID, purpose)
 	switch {
 	case err == nil && now.Sub(old.CreatedAt) < CodeResendInterval:
 		return false, nil
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return false, err
 	}
-	code := newCode()
+	digits := ChatCodeDigits
+	if purpose == PurposePasswordReset {
+		n, _, err := tx.CodeFailures(ctx, u.ID, now.Add(-CodeFailureWindow))
+		if err != nil || n >= MaxCodeFailures {
+			return false, err
+		}
+		digits = CodeDigits
+	}
+	code := newCode(digits)
 	c := &VerificationCode{
 		UserID:    u.ID,
-		Purpose:   PurposePasswordReset,
-		CodeHash:  s.codeHash(u.ID, PurposePasswordReset, code),
+		Purpose:   purpose,
+		CodeHash:  s.codeHash(u.ID, purpose, code),
 		CreatedAt: now,
 		ExpiresAt: now.Add(CodeTTL),
 	}
@@ -118,10 +138,13 @@ type ConfirmParams struct {
 func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error {
 	var ve ValidationError
 	p.validate(&ve)
-	if p.Code == "" {
+	purpose := codePurpose(p.Code)
+	switch {
+	case p.Code == "":
 		ve.Add("verification_code", "is required")
-	} else if len(p.Code) != CodeDigits || strings.Trim(p.Code, "0123456789") != "" {
-		ve.Add("verification_code", "must be "+strconv.Itoa(CodeDigits)+" digits")
+	case purpose == "":
+		ve.Add("verification_code", "must be "+strconv.Itoa(CodeDigits)+" digits, or "+
+			strconv.Itoa(ChatCodeDigits)+" for a code asked for in the chat")
 	}
 	// The policy is judged before the account is looked up, against the
 	// identifier given, so that its verdict cannot tell whether the
@@ -132,6 +155,23 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 	}
 	u, err := s.userByLogin(ctx, s.store, p.Email, p.Username)
 	if errors.Is(err, ErrNotFound) {
+		// The same work as a wrong code (checkCode's reads, and one
+		// committed write), so the time taken does not tell who has an
+		// account.
+		err := s.inTx(ctx, func(tx Tx) error {
+			now := s.clock()
+			if _, _, err := tx.CodeFailures(ctx, 0, now.Add(-CodeFailureWindow)); err != nil {
+				return err
+			}
+			if _, err := tx.VerificationCode(ctx, 0, purpose); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			_, err := tx.IncrementCounter(ctx, unknownCodesCounter, now)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("confirm new password: %w", err)
+		}
 		return ErrInvalidCode
 	}
 	if err != nil {
@@ -141,10 +181,10 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 	// A first transaction checks the code and commits a wrong try; the
 	// password hash is computed outside any transaction.
 	now := s.clock()
-	hash := s.codeHash(u.ID, PurposePasswordReset, p.Code)
+	hash := s.codeHash(u.ID, purpose, p.Code)
 	var checkErr error
 	err = s.inTx(ctx, func(tx Tx) error {
-		_, checkErr = s.checkCode(ctx, tx, u.ID, hash, now)
+		_, checkErr = s.checkCode(ctx, tx, u, purpose, hash, now)
 		if errors.Is(checkErr, ErrInvalidCode) {
 			return nil // commit the counted try
 		}
@@ -168,7 +208,7 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 	}
 	now = s.clock()
 	err = s.inTx(ctx, func(tx Tx) error {
-		c, err := s.checkCode(ctx, tx, u.ID, hash, now)
+		c, err := s.checkCode(ctx, tx, u, purpose, hash, now)
 		if err != nil {
 			return err
 		}
@@ -194,28 +234,78 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 	return nil
 }
 
-// checkCode returns the user's live reset code when hash matches it. A
-// miss counts a try (burning the code at MaxCodeAttempts) and returns
-// ErrInvalidCode; so does a missing, expired, burned or used code.
-func (s *Service) checkCode(ctx context.Context, tx Tx, userID int64, hash string, now time.Time) (*VerificationCode, error) {
-	c, err := tx.VerificationCode(ctx, userID, PurposePasswordReset)
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrInvalidCode
+// unknownCodesCounter counts reset codes given for no account, in the
+// settings.
+const unknownCodesCounter = "failed_codes_unknown_account"
+
+// codePurpose tells an API code from a chat code by its length; "" for a
+// code that is neither.
+func codePurpose(code string) string {
+	if strings.Trim(code, "0123456789") != "" {
+		return ""
 	}
+	switch len(code) {
+	case CodeDigits:
+		return PurposePasswordReset
+	case ChatCodeDigits:
+		return PurposePasswordResetChat
+	}
+	return ""
+}
+
+// checkCode returns u's live code of purpose when hash matches it. A miss
+// (a wrong, missing, expired, burned or used code) returns ErrInvalidCode
+// and counts against u's MaxCodeFailures; the miss that reaches it tells
+// the chat that API codes are paused. A miss on a live API code also
+// counts a try of it, burning it at MaxCodeAttempts. Once the failures
+// have reached the bound, API codes are refused unchecked and misses are
+// no longer recorded: the bound is on what a guesser learns, not on rows.
+func (s *Service) checkCode(ctx context.Context, tx Tx, u *User, purpose, hash string, now time.Time) (*VerificationCode, error) {
+	since := now.Add(-CodeFailureWindow)
+	failures, first, err := tx.CodeFailures(ctx, u.ID, since)
 	if err != nil {
 		return nil, err
 	}
-	if !c.ConsumedAt.IsZero() || c.Attempts >= MaxCodeAttempts || !now.Before(c.ExpiresAt) {
+	spent := failures >= MaxCodeFailures
+	if spent && purpose == PurposePasswordReset {
 		return nil, ErrInvalidCode
 	}
-	if !hmac.Equal([]byte(hash), []byte(c.CodeHash)) {
+	c, err := tx.VerificationCode(ctx, u.ID, purpose)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	live := c != nil && c.ConsumedAt.IsZero() && c.Attempts < MaxCodeAttempts && now.Before(c.ExpiresAt)
+	if live && hmac.Equal([]byte(hash), []byte(c.CodeHash)) {
+		return c, nil
+	}
+	if live && purpose == PurposePasswordReset {
 		c.Attempts++
 		if err := tx.UpdateVerificationCode(ctx, c); err != nil {
 			return nil, err
 		}
+	}
+	if spent {
 		return nil, ErrInvalidCode
 	}
-	return c, nil
+	// Older failures are forgotten when a run starts and when it fills:
+	// a few rows per account, and a miss costs one insert.
+	var prune time.Time
+	if failures == 0 || failures+1 == MaxCodeFailures {
+		prune = since
+	}
+	if err := tx.InsertCodeFailure(ctx, u.ID, now, prune); err != nil {
+		return nil, err
+	}
+	if failures+1 == MaxCodeFailures {
+		if first.IsZero() {
+			first = now
+		}
+		err := queueNotice(ctx, tx, u, NoticeResetPaused, Notice{At: now, LockedUntil: first.Add(CodeFailureWindow)})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return nil, ErrInvalidCode
 }
 
 // codeHash is the keyed hash under which a code is kept: HMAC-SHA256 over
@@ -227,11 +317,11 @@ func (s *Service) codeHash(userID int64, purpose, code string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// newCode returns CodeDigits (6) uniformly random decimal digits.
-func newCode() string {
-	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+// newCode returns digits uniformly random decimal digits.
+func newCode(digits int) string {
+	n, err := rand.Int(rand.Reader, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(digits)), nil))
 	if err != nil {
 		panic(err) // crypto/rand does not fail (Go 1.24+)
 	}
-	return fmt.Sprintf("%06d", n.Int64())
+	return fmt.Sprintf("%0*d", digits, n)
 }

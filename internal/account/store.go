@@ -62,7 +62,8 @@ type Tx interface {
 	// the user is linked to chatID.
 	ConfirmChat(ctx context.Context, userID, chatID int64, at time.Time) error
 	// InsertCodeFailure records a wrong verification code for the user at
-	// at, and forgets the user's failures from before keepSince.
+	// at and, unless keepSince is zero, forgets the user's failures from
+	// before keepSince.
 	InsertCodeFailure(ctx context.Context, userID int64, at, keepSince time.Time) error
 	// CodeFailures returns how many wrong codes the user gave at or after
 	// since, and when the earliest of them was.

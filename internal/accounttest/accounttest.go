@@ -7,6 +7,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"tgauth/internal/account"
 	"tgauth/internal/clocktest"
@@ -71,4 +72,21 @@ func New(tb testing.TB, cfg Config) *Env {
 	opts.Now = clk.Now
 	svc := account.NewService(store, password.NewHasher(params, 2), issuer, opts)
 	return &Env{Path: path, Store: st, Clock: clk, Issuer: issuer, Service: svc}
+}
+
+// ConfirmChat confirms the user's chat in the SQLite database at path, as
+// the bot does when the chat presses Yes: for tests of a process that has
+// no bot beside it.
+func ConfirmChat(tb testing.TB, path string, userID, chatID int64) {
+	tb.Helper()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer s.Close()
+	err = s.InTx(ctx, func(tx account.Tx) error { return tx.ConfirmChat(ctx, userID, chatID, time.Now().UTC()) })
+	if err != nil {
+		tb.Fatalf("confirm chat %d of user %d: %v", chatID, userID, err)
+	}
 }

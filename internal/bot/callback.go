@@ -16,10 +16,12 @@ import (
 
 // Callback actions.
 const (
-	ActionNotMe  = "n" // arg: session id; sign out everywhere
-	ActionReset  = "r" // arg: user id; send a reset code
-	ActionUnlink = "u" // arg: user id; unlink the account from the chat
-	ActionCancel = "c" // arg: "0"; do nothing
+	ActionNotMe    = "n" // arg: session id; sign out everywhere
+	ActionReset    = "r" // arg: user id; send a reset code
+	ActionUnlink   = "u" // arg: user id; unlink the account from the chat
+	ActionCancel   = "c" // arg: "0"; do nothing
+	ActionClaimYes = "y" // arg: user id; the chat a registration named takes the account
+	ActionClaimNo  = "x" // arg: user id; it does not
 )
 
 const macLen = 16

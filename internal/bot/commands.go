@@ -278,6 +278,20 @@ func (p *Poller) press(ctx context.Context, chatID int64, action, arg string) (p
 		return pressOutcome{}, errBadButton
 	}
 	switch action {
+	case ActionClaimYes, ActionClaimNo:
+		yes := action == ActionClaimYes
+		u, err := p.accounts.AnswerChatClaim(ctx, chatID, userID, yes)
+		if err != nil {
+			return pressOutcome{}, err
+		}
+		if !yes {
+			return pressOutcome{Answer: "Not linked.", Edit: u.Name() + " is not linked to this chat.", Replace: true}, nil
+		}
+		return pressOutcome{
+			Answer:  "Linked.",
+			Edit:    "This chat is now linked to " + u.Name() + ". Password-reset codes and security notices for it will come here.",
+			Replace: true,
+		}, nil
 	case ActionUnlink:
 		u, err := p.accounts.UnlinkChat(ctx, chatID, userID)
 		if err != nil {

@@ -232,7 +232,7 @@ func TestResetOneAccount(t *testing.T) {
 		t.Errorf("reply = %q", m.Text)
 	}
 	codes := e.outboxFor(42, account.NoticeResetCode)
-	if len(codes) != 1 || codes[0].Notice.UserID != u.ID || len(codes[0].Notice.Code) != 6 {
+	if len(codes) != 1 || codes[0].Notice.UserID != u.ID || len(codes[0].Notice.Code) != account.ChatCodeDigits {
 		t.Fatalf("reset_code rows for chat 42 = %+v, want one for user %d", codes, u.ID)
 	}
 

@@ -46,8 +46,20 @@ func newAccounts(t testing.TB) *accounts {
 	return &accounts{t: t, path: a.Path, svc: a.Service, clock: a.Clock}
 }
 
-// register creates a Watchdog account linked to chatID.
+// register creates a Watchdog account linked to chatID, confirmed as the
+// chat's Yes button does.
 func (a *accounts) register(username string, chatID int64) *account.User {
+	a.t.Helper()
+	u := a.registerPending(username, chatID)
+	u, err := a.svc.AnswerChatClaim(context.Background(), chatID, u.ID, true)
+	if err != nil {
+		a.t.Fatalf("confirm %s's chat: %v", username, err)
+	}
+	return u
+}
+
+// registerPending creates a Watchdog account that only claims chatID.
+func (a *accounts) registerPending(username string, chatID int64) *account.User {
 	a.t.Helper()
 	u, err := a.svc.Register(context.Background(), account.RegisterParams{
 		Username: username, Password: testPassword, Account: strconv.FormatInt(chatID, 10),
@@ -75,7 +87,7 @@ func (a *accounts) registerUnlinked(email string) *account.User {
 // linkCode returns a fresh deep-link code for userID.
 func (a *accounts) linkCode(userID int64) string {
 	a.t.Helper()
-	l, err := a.svc.CreateLink(context.Background(), account.Principal{UserID: userID})
+	l, err := a.svc.CreateLink(context.Background(), account.Principal{UserID: userID}, testPassword)
 	if err != nil {
 		a.t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package bot
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"tgauth/internal/account"
@@ -18,6 +19,23 @@ func render(m account.OutboxMessage, signer *Signer) (Message, error) {
 	name := "“" + n.Account + "”"
 	out := Message{ChatID: m.ChatID, Kind: string(m.Kind)}
 	switch m.Kind {
+	case account.NoticeConfirmChat:
+		arg := strconv.FormatInt(n.UserID, 10)
+		out.Text = "The account " + name + " was registered at " + clock(n.At) + " with this chat's id. " +
+			"Link it to this chat? Password-reset codes and security notices for it would come here.\n\n" +
+			"If you did not register it, press No: nothing more about it will be sent here."
+		out.Buttons = [][]Button{{
+			{Text: "Yes, link it", Data: signer.Sign(m.ChatID, ActionClaimYes, arg)},
+			{Text: "No", Data: signer.Sign(m.ChatID, ActionClaimNo, arg)},
+		}}
+	case account.NoticeChatMoved:
+		out.Text = "The account " + name + " was moved to another Telegram chat at " + clock(n.At) +
+			", with its password. Every other session was signed out, and its reset codes and notices now go to the other chat.\n\n" +
+			"If this was not you, someone has your password: sign in and change it if you still can, or ask your administrator."
+	case account.NoticeResetPaused:
+		out.Text = "Someone entered " + fmt.Sprint(account.MaxCodeFailures) + " wrong password reset codes for " + name +
+			" in the last day, so codes asked for through the app are paused until " + clock(n.LockedUntil) + ".\n\n" +
+			"If you need to reset your password, send /reset here: that code only this chat can ask for."
 	case account.NoticeAccountLinked:
 		out.Text = "This chat is now linked to the account " + name + ". Password-reset codes and security notices for it will come here.\n\n" +
 			"If you did not link it, send /unlink."

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"tgauth/internal/accounttest"
 )
 
 // apiProc is cmd/api run as a child process on a database file.
@@ -196,10 +198,12 @@ func killMidWrites(ctx context.Context, t *testing.T, bin, dbPath string, api *a
 	chg := make([]*changer, changers)
 	for w := range chg {
 		name := fmt.Sprintf("chg%d_%d", cycle, w)
+		chat := int64(800000 + cycle*100 + w)
 		m := c.must(ctx, t, "/v1/register", "", map[string]any{
-			"username": name, "password": oldPassword, "account": 800000 + cycle*100 + w,
+			"username": name, "password": oldPassword, "account": chat,
 		}, http.StatusCreated)
 		id, _ := m["id"].(float64)
+		accounttest.ConfirmChat(t, dbPath, int64(id), chat)
 		tok, _ := c.must(ctx, t, "/v1/login", "", map[string]string{"username": name, "password": oldPassword},
 			http.StatusOK)["token"].(string)
 		chg[w] = &changer{username: name, userID: int64(id), access: tok}
@@ -207,9 +211,12 @@ func killMidWrites(ctx context.Context, t *testing.T, bin, dbPath string, api *a
 	ref := make([]*refresher, refreshers)
 	for w := range ref {
 		name := fmt.Sprintf("ref%d_%d", cycle, w)
-		c.must(ctx, t, "/v1/register", "", map[string]any{
-			"username": name, "password": oldPassword, "account": 900000 + cycle*100 + w,
+		chat := int64(900000 + cycle*100 + w)
+		m := c.must(ctx, t, "/v1/register", "", map[string]any{
+			"username": name, "password": oldPassword, "account": chat,
 		}, http.StatusCreated)
+		id, _ := m["id"].(float64)
+		accounttest.ConfirmChat(t, dbPath, int64(id), chat)
 		tok, _ := c.must(ctx, t, "/v2/auth/login", "", map[string]string{"username": name, "password": oldPassword},
 			http.StatusOK)["refresh"].(string)
 		ref[w] = &refresher{username: name, tokens: []string{tok}}
@@ -417,17 +424,20 @@ func checkWhole(ctx context.Context, t *testing.T, db *sql.DB) {
 		what, query string
 	}{
 		{"users without an argon2id hash", `SELECT count(*) FROM users WHERE password_hash NOT LIKE '$argon2id$%'`},
-		{"users with a chat and not exactly one account_linked notice", `SELECT count(*) FROM users u
+		{"users with a chat and not exactly one confirm_chat question", `SELECT count(*) FROM users u
 			WHERE u.telegram_chat_id IS NOT NULL AND (SELECT count(*) FROM outbox o
-				WHERE o.kind = 'account_linked' AND json_extract(o.payload, '$.user_id') = u.id) != 1`},
+				WHERE o.kind = 'confirm_chat' AND json_extract(o.payload, '$.user_id') = u.id) != 1`},
+		{"notices but the question to a chat not confirmed", `SELECT count(*) FROM outbox o
+			JOIN users u ON u.id = json_extract(o.payload, '$.user_id')
+			WHERE u.chat_confirmed_at IS NULL AND o.kind != 'confirm_chat'`},
 		{"notices for no user", `SELECT count(*) FROM outbox o
 			WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = json_extract(o.payload, '$.user_id'))`},
 		{"sessions of no user", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)`},
 		{"users with a chat whose sessions and new_sign_in notices differ in number", `SELECT count(*) FROM users u
-			WHERE u.telegram_chat_id IS NOT NULL AND (SELECT count(*) FROM sessions s WHERE s.user_id = u.id) !=
+			WHERE u.chat_confirmed_at IS NOT NULL AND (SELECT count(*) FROM sessions s WHERE s.user_id = u.id) !=
 				(SELECT count(*) FROM outbox o WHERE o.kind = 'new_sign_in' AND json_extract(o.payload, '$.user_id') = u.id)`},
 		{"users with a chat whose reuse revocations and refresh_reused notices differ in number", `SELECT count(*) FROM users u
-			WHERE u.telegram_chat_id IS NOT NULL
+			WHERE u.chat_confirmed_at IS NOT NULL
 			AND (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.revoke_reason = 'refresh_reused') !=
 				(SELECT count(*) FROM outbox o WHERE o.kind = 'refresh_reused' AND json_extract(o.payload, '$.user_id') = u.id)`},
 	}

@@ -76,7 +76,8 @@ func TestDeepLinkBinding(t *testing.T) {
 		t.Fatalf("GET /v1/me before linking = %s, want telegram_linked false", me.Raw)
 	}
 
-	link := s.expect(ctx, http.MethodPost, "/v1/telegram/link", access, nil, http.StatusOK).str("link")
+	link := s.expect(ctx, http.MethodPost, "/v1/telegram/link", access,
+		map[string]string{"password": oldPassword}, http.StatusOK).str("link")
 	u, err := url.Parse(link)
 	if err != nil || u.Host != "t.me" || u.Path != "/"+telegramtest.DefaultUsername || u.Query().Get("start") == "" {
 		t.Fatalf("link = %q (%v), want https://t.me/%s?start=<code>", link, err, telegramtest.DefaultUsername)
@@ -177,13 +178,13 @@ func TestNoticesQueuedWhileBotDown(t *testing.T) {
 
 	want := map[int64][]string{
 		sandy: {
-			"This chat is now linked to the account “sandy”",
+			"The account “sandy” was registered",
 			"New sign-in to “sandy”",
 			"The password of “sandy” was changed",
 			"Your password reset code for “sandy” is",
 		},
 		gary: {
-			"This chat is now linked to the account “gary”",
+			"The account “gary” was registered",
 			"New sign-in to “gary”",
 			"Your password reset code for “gary” is",
 		},
@@ -238,7 +239,11 @@ func TestBotCommands(t *testing.T) {
 	s.expect(ctx, http.MethodPost, "/v1/register", "", map[string]string{
 		"username": "carol", "password": oldPassword, "account": id[1],
 	}, http.StatusCreated)
-	s.awaitText(ctx, chat, "This chat is now linked to the account “carol”")
+	// The chat is only claimed until it says yes.
+	prompt := s.awaitText(ctx, chat, "The account “carol” was registered")
+	if got, want := s.press(ctx, prompt, "Yes, link it"), "Linked."; got != want {
+		t.Errorf("pressing Yes was answered %q, want %q", got, want)
+	}
 	tok := s.login(ctx, "carol", oldPassword)
 
 	steps := []struct{ send, want string }{

@@ -153,7 +153,7 @@ func (r *replicas) accountAcrossReplicas(ctx context.Context, t *testing.T) {
 	r.me(ctx, t, a, access, http.StatusOK)
 
 	// Link the chat through the bot: whichever bot holds the poller.
-	link := a.must(ctx, t, "/v1/telegram/link", access, nil, http.StatusOK)["link"].(string)
+	link := a.must(ctx, t, "/v1/telegram/link", access, map[string]string{"password": pass1}, http.StatusOK)["link"].(string)
 	code := link[strings.Index(link, "start=")+len("start="):]
 	r.tg.InjectMessage(chat, "/start "+code)
 	r.awaitText(ctx, t, chat, "now linked")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"tgauth/internal/account"
 	"tgauth/internal/app"
 	"tgauth/internal/bot"
 	"tgauth/internal/config"
@@ -63,6 +64,7 @@ type stack struct {
 	tg    *telegramtest.Server
 	api   *httptest.Server
 	store app.Store // the API's
+	svc   *account.Service
 	logs  *syncBuffer
 }
 
@@ -103,7 +105,7 @@ func newStack(tb testing.TB, tgOpts ...telegramtest.Option) *stack {
 	}
 	api := httptest.NewServer(h)
 	tb.Cleanup(api.Close)
-	return &stack{tb: tb, cfg: cfg, tg: tg, api: api, store: store, logs: logs}
+	return &stack{tb: tb, cfg: cfg, tg: tg, api: api, store: store, svc: svc, logs: logs}
 }
 
 // botOptions tune startBot. Zero values are what cmd/bot uses.
@@ -317,12 +319,18 @@ func (s *stack) expectProblem(ctx context.Context, method, path, bearer string, 
 	}
 }
 
-// register creates a Watchdog account linked to chatID.
+// register creates a Watchdog account linked to chatID, and confirms the
+// chat as its Yes button does (the bot may be down; TestBotCommands
+// presses the real button).
 func (s *stack) register(ctx context.Context, username string, chatID int64) {
 	s.tb.Helper()
-	s.expect(ctx, http.MethodPost, "/v1/register", "", map[string]any{
+	r := s.expect(ctx, http.MethodPost, "/v1/register", "", map[string]any{
 		"username": username, "password": oldPassword, "account": chatID,
 	}, http.StatusCreated)
+	id, _ := r.Body["id"].(float64)
+	if _, err := s.svc.AnswerChatClaim(ctx, chatID, int64(id), true); err != nil {
+		s.tb.Fatalf("confirm the chat of %s: %v", username, err)
+	}
 }
 
 // login logs in over the Watchdog route and returns the access token.
@@ -380,7 +388,7 @@ func texts(msgs []telegramtest.Sent) []string {
 	return out
 }
 
-var codeRE = regexp.MustCompile(`\b[0-9]{6}\b`)
+var codeRE = regexp.MustCompile(`\b([0-9]{6}|[0-9]{12})\b`)
 
 // resetCode returns the one 6-digit number in a reset-code message.
 func resetCode(tb testing.TB, text string) string {

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +38,7 @@ type env struct {
 	store  *sqlite.Store
 	clock  *clocktest.Clock
 	issuer *token.Issuer
+	svc    *account.Service
 	server *Server
 	logs   *strings.Builder
 }
@@ -91,7 +94,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, path: a.Path, store: a.Store, clock: a.Clock, issuer: a.Issuer, server: srv, logs: logs}
+	return &env{t: t, path: a.Path, store: a.Store, clock: a.Clock, issuer: a.Issuer, svc: a.Service, server: srv, logs: logs}
 }
 
 type lockedWriter struct {
@@ -111,6 +114,7 @@ type request struct {
 	body         string
 	contentType  string
 	header       map[string]string
+	from         string // the client's IP; httptest's 192.0.2.1 when ""
 }
 
 func form(kv ...string) (body, contentType string) {
@@ -137,6 +141,9 @@ func (e *env) do(r request) *httptest.ResponseRecorder {
 	for k, v := range r.header {
 		req.Header.Set(k, v)
 	}
+	if r.from != "" {
+		req.RemoteAddr = net.JoinHostPort(r.from, "40000")
+	}
 	rec := httptest.NewRecorder()
 	e.server.ServeHTTP(rec, req)
 	return rec
@@ -152,13 +159,37 @@ func bearer(tok string) map[string]string {
 	return map[string]string{"Authorization": "Bearer " + tok}
 }
 
-// register creates a Watchdog user and fails the test otherwise.
+// register creates a Watchdog user and, as its chat would by pressing Yes,
+// confirms the chat; it fails the test otherwise.
 func (e *env) register(username, pw string, chatID string) {
+	e.t.Helper()
+	u := e.registerPending(username, pw, chatID)
+	e.confirmChat(u.ID, chatID)
+}
+
+// confirmChat answers Yes for chatID to the question the registration of
+// userID sent it.
+func (e *env) confirmChat(userID int64, chatID string) {
+	e.t.Helper()
+	chat, err := strconv.ParseInt(chatID, 10, 64)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.svc.AnswerChatClaim(e.t.Context(), chat, userID, true); err != nil {
+		e.t.Fatalf("confirm chat %s of user %d: %v", chatID, userID, err)
+	}
+}
+
+// registerPending creates a Watchdog user whose chat has not answered.
+func (e *env) registerPending(username, pw string, chatID string) registerResponse {
 	e.t.Helper()
 	rec := e.postForm("/v1/register/", "username", username, "password", pw, "account", chatID)
 	if rec.Code != http.StatusCreated {
 		e.t.Fatalf("register %s: status %d, body %s", username, rec.Code, rec.Body)
 	}
+	var u registerResponse
+	decode(e.t, rec, &u)
+	return u
 }
 
 // login returns a Watchdog access token and fails the test otherwise.

@@ -23,24 +23,31 @@ type limit struct {
 }
 
 // limits are the per-IP and per-account limits of the routes that guess
-// or spend: each IP and each account named in a body gets its own bucket.
-// Per-IP buckets live in this process: with several replicas each keeps
-// its own.
+// or spend: each IP and each account named in a body (or, for "password",
+// the signed-in user) gets its own bucket. "password" is for the routes
+// that check a signed-in user's current password. Per-IP buckets live in
+// this process: with several replicas each keeps its own.
 var limits = map[string]struct{ ip, account limit }{
 	"login":    {ip: limit{2 * time.Second, 20}, account: limit{6 * time.Second, 10}},
+	"password": {ip: limit{2 * time.Second, 20}, account: limit{6 * time.Second, 10}},
 	"register": {ip: limit{time.Minute, 10}, account: limit{time.Minute, 3}},
 	"forgot":   {ip: limit{12 * time.Second, 5}, account: limit{time.Minute, 3}},
 	"confirm":  {ip: limit{6 * time.Second, 10}, account: limit{12 * time.Second, 5}},
 }
 
-type limiterPair struct{ ip, account *ratelimit.Limiter }
+// limiters are one route's buckets. known holds, per account and IP, the
+// logins from the account's known networks (account.KnownNetwork) once
+// its own bucket is spent: someone failing from elsewhere cannot spend
+// the owner's.
+type limiters struct{ ip, account, known *ratelimit.Limiter }
 
-func newLimiters(now func() time.Time) map[string]limiterPair {
-	m := make(map[string]limiterPair, len(limits))
+func newLimiters(now func() time.Time) map[string]limiters {
+	m := make(map[string]limiters, len(limits))
 	for name, l := range limits {
-		m[name] = limiterPair{
+		m[name] = limiters{
 			ip:      ratelimit.New(l.ip.every, l.ip.burst, now),
 			account: ratelimit.New(l.account.every, l.account.burst, now),
+			known:   ratelimit.New(l.account.every, l.account.burst, now),
 		}
 	}
 	return m
@@ -64,19 +71,39 @@ func (e *rateLimitedError) retryAfterSeconds() string {
 // not "", for that account (case-insensitively). It returns a
 // *rateLimitedError past either limit, or nil when limits are off.
 func (s *Server) limit(c *gin.Context, route, account string) error {
+	return s.limitKnown(c, route, account, nil)
+}
+
+// limitKnown is limit, but when the account's bucket is spent and known
+// reports the client's IP a known network of the account, the event is
+// taken from that account and network's own bucket instead.
+func (s *Server) limitKnown(c *gin.Context, route, account string, known func() (bool, error)) error {
 	if s.limiters == nil {
 		return nil
 	}
 	l := s.limiters[route]
-	if ok, retry := l.ip.Allow(ratelimit.IPKey(c.ClientIP())); !ok {
+	ip := ratelimit.IPKey(c.ClientIP())
+	if ok, retry := l.ip.Allow(ip); !ok {
 		s.metrics.RateLimited(c.FullPath(), metrics.LimitIP)
 		return &rateLimitedError{retry}
 	}
-	if account != "" {
-		if ok, retry := l.account.Allow(strings.ToLower(account)); !ok {
-			s.metrics.RateLimited(c.FullPath(), metrics.LimitAccount)
-			return &rateLimitedError{retry}
+	if account == "" {
+		return nil
+	}
+	account = strings.ToLower(account)
+	ok, retry := l.account.Allow(account)
+	if !ok && known != nil {
+		isKnown, err := known()
+		if err != nil {
+			return err
 		}
+		if isKnown {
+			ok, retry = l.known.Allow(account + "\x00" + ip)
+		}
+	}
+	if !ok {
+		s.metrics.RateLimited(c.FullPath(), metrics.LimitAccount)
+		return &rateLimitedError{retry}
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func (s *Server) me(c *gin.Context) error {
 		FirstName:      u.FirstName,
 		LastName:       u.LastName,
 		Role:           string(u.Role),
-		TelegramLinked: u.ChatID != 0,
+		TelegramLinked: u.ChatConfirmed(),
 		CreatedAt:      u.CreatedAt,
 	})
 	return nil

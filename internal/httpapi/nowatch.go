@@ -3,6 +3,7 @@ package httpapi
 import (
 	"cmp"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -77,10 +78,13 @@ func (s *Server) loginPair(admin bool) func(*gin.Context) error {
 
 // loginWith logs in under the login limits, from the request's client.
 func (s *Server) loginWith(c *gin.Context, p account.LoginParams) (*account.Tokens, error) {
-	if err := s.limit(c, "login", cmp.Or(p.Email, p.Username)); err != nil {
+	p.IP, p.UserAgent = c.ClientIP(), c.Request.UserAgent()
+	known := func() (bool, error) {
+		return s.accounts.KnownNetwork(c.Request.Context(), p.Email, p.Username, p.IP)
+	}
+	if err := s.limitKnown(c, "login", cmp.Or(p.Email, p.Username), known); err != nil {
 		return nil, err
 	}
-	p.IP, p.UserAgent = c.ClientIP(), c.Request.UserAgent()
 	return s.accounts.Login(c.Request.Context(), p)
 }
 
@@ -160,13 +164,20 @@ type linkResponse struct {
 }
 
 // telegramLink is POST /v1/telegram/link: a deep link that binds the chat
-// opening it to the caller's account.
+// opening it to the caller's account, for the current password.
 func (s *Server) telegramLink(c *gin.Context) error {
 	pr, err := s.principal(c)
 	if err != nil {
 		return err
 	}
-	l, err := s.accounts.CreateLink(c.Request.Context(), pr)
+	f, err := readFields(c, "password")
+	if err != nil {
+		return err
+	}
+	if err := s.limit(c, "password", strconv.FormatInt(pr.UserID, 10)); err != nil {
+		return err
+	}
+	l, err := s.accounts.CreateLink(c.Request.Context(), pr, f["password"])
 	if err != nil {
 		return err
 	}

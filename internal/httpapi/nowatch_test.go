@@ -442,7 +442,7 @@ func TestResetCodeRules(t *testing.T) {
 	t.Run("bad input", func(t *testing.T) {
 		e, _ := setup(t)
 		p := wantProblem(t, e.postForm("/v1/auth/confirm_new_password", "email", spongebob, "verification_code", "12ab"), http.StatusBadRequest, "validation_failed")
-		want := []account.FieldError{{Field: "verification_code", Message: "must be 6 digits"}, {Field: "new_password", Message: "is required"}}
+		want := []account.FieldError{{Field: "verification_code", Message: "must be 6 digits, or 12 for a code asked for in the chat"}, {Field: "new_password", Message: "is required"}}
 		if diff := cmp.Diff(want, p.Errors); diff != "" {
 			t.Errorf("errors (-want +got):\n%s", diff)
 		}
@@ -587,7 +587,8 @@ func TestTelegramLink(t *testing.T) {
 	e = newEnv(t, withService(account.Options{BotUsername: "tgauth_bot"}))
 	e.registerEmail()
 	tok = e.pair("/v1/auth/login", "email", spongebob, "password", goodPassword).Access
-	rec := e.do(request{method: http.MethodPost, path: "/v1/telegram/link/", header: bearer(tok)})
+	rec := e.do(request{method: http.MethodPost, path: "/v1/telegram/link/", header: bearer(tok),
+		body: `{"password":"` + goodPassword + `"}`, contentType: "application/json"})
 	if rec.Code != http.StatusOK {
 		t.Fatalf("link: %d %s", rec.Code, rec.Body)
 	}

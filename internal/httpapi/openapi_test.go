@@ -283,7 +283,10 @@ func TestOpenAPI(t *testing.T) {
 		e := newEnv(t, withService(account.Options{BotUsername: "tgauth_bot"}))
 		e.register("spongebob", goodPassword, spongebobChat)
 		tok := e.login("spongebob", goodPassword)
-		rec := ct.want(t, e, request{method: http.MethodPost, path: "/v1/telegram/link", header: bearer(tok)}, http.StatusOK)
+		link := jsonPost(t, "/v1/telegram/link", bearer(tok), map[string]any{"password": goodPassword})
+		ct.wantProblem(t, e, jsonPost(t, "/v1/telegram/link", bearer(tok), map[string]any{}), http.StatusBadRequest, "validation_failed")
+		ct.wantProblem(t, e, jsonPost(t, "/v1/telegram/link", bearer(tok), map[string]any{"password": "Wrong-Pass1!"}), http.StatusForbidden, "wrong_password")
+		rec := ct.want(t, e, link, http.StatusOK)
 		var l linkResponse
 		decode(t, rec, &l)
 		if !strings.HasPrefix(l.Link, "https://t.me/tgauth_bot?start=") || !l.ExpiresAt.After(e.clock.Now()) {
@@ -346,6 +349,7 @@ func contractMain(t *testing.T, ct *contract) {
 		t.Errorf("register = %s, want %s", got, want)
 	}
 	ct.want(t, e, jsonPost(t, "/v1/register", nil, map[string]any{"username": "patrick", "password": "Starfish-99!", "account": 987654321}), http.StatusCreated)
+	e.confirmChat(1, spongebobChat) // as the chat's Yes button does
 	p := ct.wantProblem(t, e, formPost("/v1/register/", nil, "username", "sandy", "password", "short", "account", "-5"), http.StatusBadRequest, "validation_failed")
 	if len(p.Errors) < 3 {
 		t.Errorf("validation errors = %+v, want one per broken rule", p.Errors)
@@ -465,7 +469,7 @@ func contractMain(t *testing.T, ct *contract) {
 
 	// Telegram link without a bot username.
 	tok.Token = e.login("spongebob", goodPassword)
-	ct.wantProblem(t, e, request{method: http.MethodPost, path: "/v1/telegram/link", header: bearer(tok.Token)}, http.StatusServiceUnavailable, "not_configured")
+	ct.wantProblem(t, e, jsonPost(t, "/v1/telegram/link", bearer(tok.Token), map[string]any{"password": goodPassword}), http.StatusServiceUnavailable, "not_configured")
 	ct.wantProblem(t, e, request{method: http.MethodPost, path: "/v1/telegram/link"}, http.StatusUnauthorized, "missing_token")
 
 	// Operations.
@@ -542,6 +546,11 @@ func contractRateLimits(t *testing.T, ct *contract) {
 	// Codes: 3 sends, 5 confirmations per account.
 	limited(t, jsonPost(t, "/v1/auth/forgot_password", nil, map[string]any{"email": spongebobEmail}), 3)
 	limited(t, jsonPost(t, "/v1/auth/confirm_new_password", nil, map[string]any{"email": spongebobEmail, "verification_code": "123456", "new_password": goodPassword}), 5)
+	// A signed-in user's password checks share one bucket of 10 per user.
+	e.register("squidward", goodPassword, "88")
+	tok := e.login("squidward", goodPassword)
+	limited(t, formPost("/v1/change-password/", bearer(tok), "old_password", "Wrong-Pass1!", "new_password", "Clarinet-Solo9"), 10)
+	limited(t, jsonPost(t, "/v1/telegram/link", bearer(tok), map[string]any{"password": goodPassword}), 0)
 }
 
 // contractClientTokens configures client tokens: every NOWATCH route

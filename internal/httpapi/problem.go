@@ -52,6 +52,7 @@ func problemFor(err error) problem {
 		ve *account.ValidationError
 		ce *account.ConflictError
 		re *rateLimitedError
+		we *account.WrongPasswordError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -78,9 +79,9 @@ func problemFor(err error) problem {
 		return newProblem(http.StatusServiceUnavailable, "not_configured", "The server is not configured for this feature.")
 	case errors.Is(err, account.ErrInvalidToken):
 		return newProblem(http.StatusUnauthorized, "invalid_token", "The bearer token is invalid, expired or revoked.")
-	case errors.Is(err, account.ErrWrongPassword):
-		p := newProblem(http.StatusForbidden, "wrong_password", "The old password is not the current password.")
-		p.Errors = []account.FieldError{{Field: "old_password", Message: "does not match the current password"}}
+	case errors.As(err, &we):
+		p := newProblem(http.StatusForbidden, "wrong_password", "The password given in "+we.Field+" is not the current password.")
+		p.Errors = []account.FieldError{{Field: we.Field, Message: "does not match the current password"}}
 		return p
 	case errors.Is(err, account.ErrConflict):
 		return newProblem(http.StatusConflict, "conflict", "The account changed while this request ran; try again.")

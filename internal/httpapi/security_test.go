@@ -159,6 +159,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 
 	// Watchdog: register, login, me, change password.
 	mustOK(e.postForm("/v1/register/", "username", "bob", "password", goodPassword, "account", "55"))
+	e.confirmChat(1, "55")
 	tok := e.login("bob", goodPassword)
 	keep(tok)
 	mustOK(e.do(request{method: http.MethodGet, path: "/v1/me", header: bearer(tok)}))
@@ -187,7 +188,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	postClient("/v1/auth/refresh", "refresh", pair.Refresh)
 
 	var link linkResponse
-	decode(t, mustOK(e.do(request{method: http.MethodPost, path: "/v1/telegram/link", header: bearer(pair2.Access)})), &link)
+	decode(t, mustOK(e.do(postJSON("/v1/telegram/link", `{"password":"N3w-Secret!"}`, bearer(pair2.Access)))), &link)
 	u, err := url.Parse(link.Link)
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ type Server struct {
 	log          *slog.Logger
 	maxBody      int64
 	clientTokens [][sha256.Size]byte
-	limiters     map[string]limiterPair // nil when rate limits are off
+	limiters     map[string]limiters // nil when rate limits are off
 	metrics      *metrics.HTTP
 	engine       *gin.Engine
 }
@@ -158,7 +158,9 @@ func (s *Server) principal(c *gin.Context) (account.Principal, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		return account.Principal{}, account.ErrInvalidToken
 	}
-	return s.accounts.Authenticate(c.Request.Context(), strings.TrimSpace(tok))
+	pr, err := s.accounts.Authenticate(c.Request.Context(), strings.TrimSpace(tok))
+	pr.IP = c.ClientIP()
+	return pr, err
 }
 
 type statusResponse struct {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -70,6 +71,9 @@ func (s *Server) changePassword(c *gin.Context) error {
 	}
 	f, err := readFields(c, "old_password", "new_password")
 	if err != nil {
+		return err
+	}
+	if err := s.limit(c, "password", strconv.FormatInt(pr.UserID, 10)); err != nil {
 		return err
 	}
 	if err := s.accounts.ChangePassword(c.Request.Context(), pr, f["old_password"], f["new_password"]); err != nil {

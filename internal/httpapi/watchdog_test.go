@@ -45,7 +45,8 @@ func TestRegister(t *testing.T) {
 			if got, want := rec.Body.String(), `{"message":"User bob was created","id":1,"chat_id":12345}`; got != want {
 				t.Errorf("body = %s, want %s", got, want)
 			}
-			want := []outboxRow{{ChatID: 12345, Kind: "account_linked", Notice: account.Notice{UserID: 1, Account: "bob", At: e.clock.Now()}}}
+			// The chat is only claimed: it is asked, and told nothing else.
+			want := []outboxRow{{ChatID: 12345, Kind: "confirm_chat", Notice: account.Notice{UserID: 1, Account: "bob", At: e.clock.Now()}}}
 			if diff := cmp.Diff(want, e.outbox()); diff != "" {
 				t.Errorf("outbox (-want +got):\n%s", diff)
 			}
@@ -333,7 +334,7 @@ func TestChangePassword(t *testing.T) {
 	wantProblem(t, e.postForm("/v1/login/", "username", "bob", "password", goodPassword), http.StatusUnauthorized, "invalid_credentials")
 	e.login("bob", "N3w-Secret!")
 
-	want := []string{"account_linked", "new_sign_in", "new_sign_in", "password_changed", "new_sign_in"}
+	want := []string{"confirm_chat", "new_sign_in", "new_sign_in", "password_changed", "new_sign_in"}
 	if diff := cmp.Diff(want, e.kinds()); diff != "" {
 		t.Errorf("outbox kinds (-want +got):\n%s", diff)
 	}
@@ -377,7 +378,7 @@ func TestChangePasswordRefused(t *testing.T) {
 
 	// Nothing changed: the old password still works; no password notice.
 	e.login("bob", goodPassword)
-	if diff := cmp.Diff([]string{"account_linked", "new_sign_in", "new_sign_in"}, e.kinds()); diff != "" {
+	if diff := cmp.Diff([]string{"confirm_chat", "new_sign_in", "new_sign_in"}, e.kinds()); diff != "" {
 		t.Errorf("outbox kinds (-want +got):\n%s", diff)
 	}
 }

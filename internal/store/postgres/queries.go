@@ -415,7 +415,9 @@ func (t *tx) ConfirmChat(ctx context.Context, userID, chatID int64, at time.Time
 
 func (t *tx) InsertCodeFailure(ctx context.Context, userID int64, at, keepSince time.Time) error {
 	b := &pgx.Batch{}
-	b.Queue(`DELETE FROM code_failures WHERE user_id = $1 AND at < $2`, userID, pgTime(keepSince))
+	if !keepSince.IsZero() {
+		b.Queue(`DELETE FROM code_failures WHERE user_id = $1 AND at < $2`, userID, pgTime(keepSince))
+	}
 	b.Queue(`INSERT INTO code_failures (user_id, at) VALUES ($1, $2)`, userID, pgTime(at))
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("insert code failure: %w", err)

@@ -68,9 +68,11 @@ func (t *tx) ConfirmChat(ctx context.Context, userID, chatID int64, at time.Time
 }
 
 func (t *tx) InsertCodeFailure(ctx context.Context, userID int64, at, keepSince time.Time) error {
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM code_failures WHERE user_id = ? AND at < ?`,
-		userID, fmtTime(keepSince)); err != nil {
-		return fmt.Errorf("insert code failure: %w", err)
+	if !keepSince.IsZero() {
+		if _, err := t.tx.ExecContext(ctx, `DELETE FROM code_failures WHERE user_id = ? AND at < ?`,
+			userID, fmtTime(keepSince)); err != nil {
+			return fmt.Errorf("insert code failure: %w", err)
+		}
 	}
 	if _, err := t.tx.ExecContext(ctx, `INSERT INTO code_failures (user_id, at) VALUES (?, ?)`,
 		userID, fmtTime(at)); err != nil {

@@ -140,6 +140,13 @@ func testCodeFailures(t *testing.T, s account.Store) {
 	if n, _ := count(other.ID, t0.Add(-365*24*time.Hour)); n != 1 {
 		t.Errorf("other user's CodeFailures = %d, want 1 (pruning is per user)", n)
 	}
+	// A zero keepSince forgets nothing.
+	inTx(t, s, func(tx account.Tx) error {
+		return tx.InsertCodeFailure(t.Context(), u.ID, later.Add(time.Second), time.Time{})
+	})
+	if n, _ := count(u.ID, t0.Add(-365*24*time.Hour)); n != 2 {
+		t.Errorf("CodeFailures after an insert that prunes nothing = %d, want 2", n)
+	}
 	// Failures roll back with their transaction.
 	errBoom := errors.New("boom")
 	err := s.InTx(t.Context(), func(tx account.Tx) error {
