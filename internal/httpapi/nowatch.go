@@ -10,8 +10,8 @@ import (
 	"tgauth/internal/account"
 )
 
-// The NOWATCH dialect: email accounts, token pairs, resets by code. Every
-// route first checks the client token.
+// The NOWATCH dialect: email accounts, token pairs, resets by code. Like
+// every client API route, each first checks the client token (Server.api).
 
 type successResponse struct {
 	Status string `json:"status"`

@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tgauth/internal/account"
-	"tgauth/internal/config"
 	"tgauth/internal/token"
 )
 
@@ -549,32 +548,6 @@ func TestRateLimits(t *testing.T) {
 			wantProblem(t, e.postForm("/v1/auth/login", "email", spongebob, "password", "Wrong-pass1"), http.StatusUnauthorized, "invalid_credentials")
 		}
 	})
-}
-
-func TestClientTokens(t *testing.T) {
-	e := newEnv(t, withHTTP(func(h *config.HTTP) { h.ClientTokens = []string{"client-one", "client-two"} }))
-	tests := []struct {
-		name   string
-		header map[string]string
-		status int
-	}{
-		{"missing", nil, http.StatusUnauthorized},
-		{"wrong", map[string]string{"x-auth-token": "client-on"}, http.StatusUnauthorized},
-		{"first", map[string]string{"x-auth-token": "client-one"}, http.StatusCreated},
-		{"second", map[string]string{"X-Auth-Token": "client-two"}, http.StatusConflict},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := e.do(postJSON("/v1/auth/register", seedRegister, tt.header))
-			if tt.status == http.StatusUnauthorized {
-				wantProblem(t, rec, tt.status, "invalid_client_token")
-			} else if rec.Code != tt.status {
-				t.Errorf("status = %d, want %d; %s", rec.Code, tt.status, rec.Body)
-			}
-		})
-	}
-	// The Watchdog dialect has no client tokens.
-	e.register("bob", goodPassword, "1")
 }
 
 func TestTelegramLink(t *testing.T) {

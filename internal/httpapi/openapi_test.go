@@ -544,22 +544,27 @@ func contractRateLimits(t *testing.T, ct *contract) {
 	limited(t, jsonPost(t, "/v1/auth/confirm_new_password", nil, map[string]any{"email": spongebobEmail, "verification_code": "123456", "new_password": goodPassword}), 5)
 }
 
-// contractClientTokens configures client tokens: every NOWATCH route
-// refuses a request without one and takes one with it.
+// contractClientTokens configures client tokens: every client API route
+// (both dialects) refuses a request without one and takes one with it.
 func contractClientTokens(t *testing.T, ct *contract) {
 	e := newEnv(t, withHTTP(func(h *config.HTTP) { h.ClientTokens = []string{testClientToken} }))
-	e.register("spongebob", goodPassword, spongebobChat)
-	tok := e.login("spongebob", goodPassword) // Watchdog routes need none
+	h := map[string]string{"x-auth-token": testClientToken}
+	ct.want(t, e, formPost("/v1/register/", h, "username", "spongebob", "password", goodPassword, "account", spongebobChat), http.StatusCreated)
+	var wd tokenResponse
+	decode(t, ct.want(t, e, formPost("/v1/login/", h, "username", "spongebob", "password", goodPassword), http.StatusOK), &wd)
+	tok := wd.Token
 	for _, k := range ct.ops() {
 		if !requiresScheme(ct.operation(k), "clientToken") {
 			continue
 		}
 		t.Run(k.String(), func(t *testing.T) {
-			ct.wantProblem(t, e, jsonPost(t, k.path, bearer(tok), map[string]any{}), http.StatusUnauthorized, "invalid_client_token")
-			ct.wantProblem(t, e, jsonPost(t, k.path, withHeader(bearer(tok), "x-auth-token", "wrong"), map[string]any{}), http.StatusUnauthorized, "invalid_client_token")
+			for _, hdr := range []map[string]string{bearer(tok), withHeader(bearer(tok), "x-auth-token", "wrong")} {
+				r := request{method: k.method, path: k.path, body: "{}", contentType: "application/json", header: hdr}
+				ct.wantProblem(t, e, r, http.StatusUnauthorized, "invalid_client_token")
+			}
 		})
 	}
-	h := map[string]string{"x-auth-token": testClientToken}
+	ct.want(t, e, getReq("/v1/me", withHeader(h, "Authorization", "Bearer "+tok)), http.StatusOK)
 	ct.want(t, e, jsonPost(t, "/v1/auth/register", h, map[string]any{
 		"email": spongebobEmail, "password": goodPassword, "first_name": "Sponge Bob",
 		"toc_accepted_at": tocAcceptedAt, "privacy_policy_accepted_at": tocAcceptedAt,
