@@ -6,11 +6,42 @@ import (
 	"strings"
 )
 
-// SignOut revokes every session of the principal's user, whose email must
-// be email (ErrForbidden otherwise), and tells the linked chat.
-func (s *Service) SignOut(ctx context.Context, pr Principal, email string) error {
+// SignOutParams names the user signing out: by Email, by Username (an
+// account without an email, as Watchdog accounts are), or by both. Each
+// one given must be the principal's own.
+type SignOutParams struct {
+	Email    string
+	Username string
+}
+
+func (p SignOutParams) validate(ve *ValidationError) {
+	if p.Username != "" {
+		validatePresentedUsername(ve, "username", p.Username)
+	}
+	if p.Email != "" || p.Username == "" {
+		validatePresentedEmail(ve, "email", p.Email)
+	}
+}
+
+// names reports whether every identity p gives is u's own, compared as
+// the stores compare them, case-insensitively.
+func (p SignOutParams) names(u *User) bool {
+	if p.Email != "" && (u.Email == "" || !strings.EqualFold(u.Email, p.Email)) {
+		return false
+	}
+	if p.Username != "" && (u.Username == "" || !strings.EqualFold(u.Username, p.Username)) {
+		return false
+	}
+	return true
+}
+
+// SignOut revokes every session of the principal's user, whom p must name
+// (ErrForbidden otherwise: another user's name, or one the user does not
+// have), and tells the linked chat. It returns a *ValidationError when p
+// names no one.
+func (s *Service) SignOut(ctx context.Context, pr Principal, p SignOutParams) error {
 	var ve ValidationError
-	validatePresentedEmail(&ve, "email", email)
+	p.validate(&ve)
 	if err := ve.Err(); err != nil {
 		return err
 	}
@@ -20,7 +51,7 @@ func (s *Service) SignOut(ctx context.Context, pr Principal, email string) error
 		if err != nil {
 			return err
 		}
-		if u.Email == "" || !strings.EqualFold(u.Email, email) {
+		if !p.names(u) {
 			return ErrForbidden
 		}
 		return revokeAll(ctx, tx, u, now)

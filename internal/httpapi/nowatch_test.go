@@ -302,6 +302,56 @@ func TestSignOut(t *testing.T) {
 	wantProblem(t, signOut(a.Access, `{"email":"spongebob@bikinibottom.com"}`), http.StatusUnauthorized, "invalid_token")
 }
 
+// A Watchdog account has a username and no email: it signs out by its
+// username, with its own token, and by no one else's name.
+func TestSignOutByUsername(t *testing.T) {
+	e := newEnv(t)
+	e.register("bob", goodPassword, "1")
+	e.register("patrick", goodPassword, "2")
+	e.registerEmail()
+	tok := e.login("bob", goodPassword)
+	pair := e.pair("/v2/auth/login", "username", "bob", "password", goodPassword)
+	sponge := e.pair("/v1/auth/login", "email", spongebob, "password", goodPassword)
+	signOut := func(tok string, kv ...string) *httptest.ResponseRecorder {
+		body, ct := form(kv...)
+		r := request{method: http.MethodPost, path: "/v1/auth/sign-out", body: body, contentType: ct}
+		if tok != "" {
+			r.header = bearer(tok)
+		}
+		return e.do(r)
+	}
+	for _, tt := range []struct {
+		name string
+		tok  string
+		kv   []string
+	}{
+		{"another user's name", tok, []string{"username", "patrick"}},
+		{"an unknown name", tok, []string{"username", "nobody"}},
+		{"an email for a username account", tok, []string{"email", "bob@example.com"}},
+		{"a username for an email account", sponge.Access, []string{"username", "bob"}},
+		{"the right name, the wrong email", tok, []string{"username", "bob", "email", spongebob}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, signOut(tt.tok, tt.kv...), http.StatusForbidden, "forbidden")
+		})
+	}
+	wantProblem(t, signOut("", "username", "bob"), http.StatusUnauthorized, "missing_token")
+	if n := e.count(`SELECT count(*) FROM sessions WHERE revoked_at IS NULL`); n != 3 {
+		t.Fatalf("live sessions = %d after refused sign-outs, want 3", n)
+	}
+
+	rec := signOut(tok, "username", "Bob")
+	if rec.Code != http.StatusOK || rec.Body.String() != `{"status":"success"}` {
+		t.Fatalf("sign-out by username: %d %s", rec.Code, rec.Body)
+	}
+	for _, tok := range []string{tok, pair.Access} {
+		wantProblem(t, e.do(request{method: http.MethodGet, path: "/v1/me", header: bearer(tok)}), http.StatusUnauthorized, "invalid_token")
+	}
+	if rec := e.do(request{method: http.MethodGet, path: "/v1/me", header: bearer(sponge.Access)}); rec.Code != http.StatusOK {
+		t.Errorf("another user's session after bob signed out: %d %s", rec.Code, rec.Body)
+	}
+}
+
 // resetCode returns the code of the newest reset_code notice, as the bot
 // would send it.
 func (e *env) resetCode() string {

@@ -462,6 +462,11 @@ func contractMain(t *testing.T, ct *contract) {
 	ct.wantProblem(t, e, jsonPost(t, so, bearer(sb.Access), map[string]any{}), http.StatusBadRequest, "validation_failed")
 	ct.want(t, e, jsonPost(t, so, bearer(sb.Access), map[string]any{"email": spongebobEmail}), http.StatusOK)
 	ct.wantProblem(t, e, getReq("/v1/me", bearer(sb.Access)), http.StatusUnauthorized, "invalid_token")
+	// A Watchdog account has no email: it signs out by its username.
+	wd := e.login("spongebob", goodPassword)
+	ct.wantProblem(t, e, formPost(so, bearer(wd), "username", "garry"), http.StatusForbidden, "forbidden")
+	ct.want(t, e, formPost(so, bearer(wd), "username", "spongebob"), http.StatusOK)
+	ct.wantProblem(t, e, getReq("/v1/me", bearer(wd)), http.StatusUnauthorized, "invalid_token")
 
 	// Telegram link without a bot username.
 	tok.Token = e.login("spongebob", goodPassword)
