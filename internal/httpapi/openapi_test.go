@@ -494,7 +494,7 @@ func contractMain(t *testing.T, ct *contract) {
 }
 
 // contractBodies sends every route with a body one too large, one of
-// another media type and one that does not parse.
+// another media type, one that does not parse and ones not UTF-8.
 func contractBodies(t *testing.T, ct *contract) {
 	e := newEnv(t)
 	e.register("spongebob", goodPassword, spongebobChat)
@@ -514,6 +514,8 @@ func contractBodies(t *testing.T, ct *contract) {
 			ct.wantProblem(t, e, request{method: k.method, path: k.path, body: "<x/>", contentType: "application/xml", header: h}, http.StatusUnsupportedMediaType, "unsupported_media_type")
 			ct.wantProblem(t, e, request{method: k.method, path: k.path, body: `{"email":`, contentType: "application/json", header: h}, http.StatusBadRequest, "malformed_body")
 			ct.wantProblem(t, e, request{method: k.method, path: k.path, body: "email=%zz", contentType: "application/x-www-form-urlencoded", header: h}, http.StatusBadRequest, "malformed_body")
+			ct.wantProblem(t, e, request{method: k.method, path: k.path, body: "email=b%FF@example.com", contentType: "application/x-www-form-urlencoded", header: h}, http.StatusBadRequest, "malformed_body")
+			ct.wantProblem(t, e, request{method: k.method, path: k.path, body: "{\"email\":\"b\xffb@example.com\"}", contentType: "application/json", header: h}, http.StatusBadRequest, "malformed_body")
 		})
 	}
 }
