@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"fmt"
-	"strings"
 )
 
 // SignOutParams names the user signing out: by Email, by Username (an
@@ -24,12 +23,13 @@ func (p SignOutParams) validate(ve *ValidationError) {
 }
 
 // names reports whether every identity p gives is u's own, compared as
-// the stores compare them, case-insensitively.
+// the stores compare them: case-insensitively in ASCII only, so that the
+// Kelvin sign K (which strings.EqualFold takes for k) names no one.
 func (p SignOutParams) names(u *User) bool {
-	if p.Email != "" && (u.Email == "" || !strings.EqualFold(u.Email, p.Email)) {
+	if p.Email != "" && (u.Email == "" || !equalFoldASCII(u.Email, p.Email)) {
 		return false
 	}
-	if p.Username != "" && (u.Username == "" || !strings.EqualFold(u.Username, p.Username)) {
+	if p.Username != "" && (u.Username == "" || !equalFoldASCII(u.Username, p.Username)) {
 		return false
 	}
 	return true
@@ -60,4 +60,25 @@ func (s *Service) SignOut(ctx context.Context, pr Principal, p SignOutParams) er
 		return fmt.Errorf("sign out: %w", err)
 	}
 	return nil
+}
+
+// equalFoldASCII reports whether a and b are equal when ASCII letters are
+// folded to lower case, as SQLite's NOCASE and our PostgreSQL index fold.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

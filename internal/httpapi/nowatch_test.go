@@ -312,6 +312,10 @@ func TestSignOutByUsername(t *testing.T) {
 	tok := e.login("bob", goodPassword)
 	pair := e.pair("/v2/auth/login", "username", "bob", "password", goodPassword)
 	sponge := e.pair("/v1/auth/login", "email", spongebob, "password", goodPassword)
+	if _, err := e.server.accounts.CreateUser(t.Context(), account.CreateUserParams{Email: "kate@bikinibottom.com", Username: "kate", Password: goodPassword}); err != nil {
+		t.Fatal(err)
+	}
+	kate := e.pair("/v2/auth/login", "username", "kate", "password", goodPassword).Access
 	signOut := func(tok string, kv ...string) *httptest.ResponseRecorder {
 		body, ct := form(kv...)
 		r := request{method: http.MethodPost, path: "/v1/auth/sign-out", body: body, contentType: ct}
@@ -330,14 +334,17 @@ func TestSignOutByUsername(t *testing.T) {
 		{"an email for a username account", tok, []string{"email", "bob@example.com"}},
 		{"a username for an email account", sponge.Access, []string{"username", "bob"}},
 		{"the right name, the wrong email", tok, []string{"username", "bob", "email", spongebob}},
+		// The stores fold case in ASCII only: a Kelvin sign is not a k.
+		{"a look-alike of the user's own name", kate, []string{"username", "\u212Aate"}},
+		{"a look-alike of the user's own email", kate, []string{"username", "kate", "email", "\u212Aate@bikinibottom.com"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wantProblem(t, signOut(tt.tok, tt.kv...), http.StatusForbidden, "forbidden")
 		})
 	}
 	wantProblem(t, signOut("", "username", "bob"), http.StatusUnauthorized, "missing_token")
-	if n := e.count(`SELECT count(*) FROM sessions WHERE revoked_at IS NULL`); n != 3 {
-		t.Fatalf("live sessions = %d after refused sign-outs, want 3", n)
+	if n := e.count(`SELECT count(*) FROM sessions WHERE revoked_at IS NULL`); n != 4 {
+		t.Fatalf("live sessions = %d after refused sign-outs, want 4", n)
 	}
 
 	rec := signOut(tok, "username", "Bob")
