@@ -182,7 +182,7 @@ func TestSessionCacheInvalidation(t *testing.T) {
 	}{
 		{"sign out", func(t *testing.T, e *cacheEnv, u *account.User, tok *account.Tokens) {
 			pr, _ := e.Service.Authenticate(t.Context(), tok.Access)
-			if err := e.Service.SignOut(t.Context(), pr, u.Email); err != nil {
+			if err := e.Service.SignOut(t.Context(), pr, account.SignOutParams{Email: u.Email}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -280,7 +280,7 @@ func TestSessionCacheOtherProcess(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	other := account.NewService(st, password.NewHasher(accounttest.FastParams, 1), e.Issuer, account.Options{Now: e.Clock.Now})
-	if err := other.SignOut(t.Context(), pr, u.Email); err != nil {
+	if err := other.SignOut(t.Context(), pr, account.SignOutParams{Email: u.Email}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := other.Authenticate(t.Context(), tok.Access); !errors.Is(err, account.ErrInvalidToken) {

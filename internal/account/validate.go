@@ -8,6 +8,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"tgauth/internal/password"
 )
 
@@ -97,7 +99,8 @@ const (
 )
 
 // validateEmail checks an email address being registered: a bare
-// addr-spec (no display name) whose domain has a dot.
+// addr-spec (no display name) whose domain has a dot, and no look-alike
+// of another address (see lookAlike).
 func validateEmail(ve *ValidationError, field, v string) {
 	if !validatePresentedEmail(ve, field, v) {
 		return
@@ -112,7 +115,114 @@ func validateEmail(ve *ValidationError, field, v string) {
 	if err != nil || hidden || addr.Address != v || addr.Name != "" ||
 		!strings.Contains(domain, ".") || strings.HasSuffix(domain, ".") || strings.HasPrefix(domain, ".") {
 		ve.Add(field, "must be an email address like name@example.com")
+		return
 	}
+	at := strings.LastIndexByte(v, '@')
+	switch {
+	case !isASCII(v[at+1:]):
+		ve.Add(field, msgEmailDomainASCII)
+	case lookAlike(v[:at]):
+		ve.Add(field, msgEmailLookAlike)
+	}
+}
+
+// Messages of the look-alike rules, for the email field.
+const (
+	msgEmailDomainASCII = "must have an ASCII domain: give an international domain in punycode (xn--...)"
+	msgEmailLookAlike   = "must not mix scripts or use characters that pass for others, such as the Kelvin sign or a dotless i"
+)
+
+// Look-alike addresses. The stores compare emails case-insensitively in
+// ASCII only, so "spongеbob" with a Cyrillic е, "Кrabs" with the Kelvin
+// sign K (U+212A) or "bıkini" with a dotless ı would be accounts of their
+// own that read on a screen, in a notice or in an admin listing as their
+// ASCII twin's. The rule, the simplest we could defend:
+//
+//   - The domain is ASCII. An international domain is given in punycode
+//     (xn--…), where its non-ASCII letters show for what they are; which
+//     Unicode domains are safe is the registries' business (IDNA), not a
+//     rule to restate here.
+//   - The local part is ASCII, or:
+//   - it is in NFKC form: no compatibility character that folds to another
+//     (the Kelvin sign, fullwidth letters, the long s ſ, ligatures), no
+//     accent given as a separate combining mark;
+//   - it holds neither the dotless ı (U+0131) nor the dotted İ (U+0130),
+//     which Turkish case rules fold onto ASCII i and I;
+//   - its letters are of one script, Common and Inherited characters
+//     (digits, punctuation, combining marks) going with any, or of a mix
+//     UTS #39 calls highly restrictive: Latin with Han and Hiragana and
+//     Katakana (Japanese), with Han and Bopomofo (Chinese), or with Han
+//     and Hangul (Korean). Latin with Cyrillic or Greek is refused. A
+//     character of no script (unassigned, private use) is refused too.
+//
+// Not caught: a local part wholly in another script whose letters
+// resemble Latin ones (all-Cyrillic "рау"); it is a distinct address of
+// that script, and no mixing rule can tell it from a real one.
+func lookAlike(local string) bool {
+	if isASCII(local) {
+		return false
+	}
+	if !norm.NFKC.IsNormalString(local) || strings.ContainsAny(local, "\u0130\u0131") {
+		return true
+	}
+	scripts := map[string]bool{}
+	for _, r := range local {
+		if unicode.In(r, unicode.Common, unicode.Inherited) {
+			continue
+		}
+		name := scriptOf(r)
+		if name == "" {
+			return true
+		}
+		scripts[name] = true
+	}
+	if len(scripts) <= 1 {
+		return false
+	}
+	for _, mix := range scriptMixes {
+		if subset(scripts, mix) {
+			return false
+		}
+	}
+	return true
+}
+
+// scriptMixes are the mixes of scripts UTS #39's "highly restrictive"
+// level allows in one identifier.
+var scriptMixes = [][]string{
+	{"Latin", "Han", "Hiragana", "Katakana"},
+	{"Latin", "Han", "Bopomofo"},
+	{"Latin", "Han", "Hangul"},
+}
+
+func subset(set map[string]bool, of []string) bool {
+	n := 0
+	for _, name := range of {
+		if set[name] {
+			n++
+		}
+	}
+	return n == len(set)
+}
+
+// scriptOf returns the name of r's script other than Common and
+// Inherited, or "" for a character of none.
+func scriptOf(r rune) string {
+	for name, table := range unicode.Scripts {
+		if name != "Common" && name != "Inherited" && unicode.Is(table, r) {
+			return name
+		}
+	}
+	return ""
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // validatePresentedUsername checks a username given to name an account:

@@ -50,7 +50,10 @@ type Database struct {
 
 // HTTP configures the API server.
 type HTTP struct {
-	Addr              string        `koanf:"addr"`
+	Addr string `koanf:"addr"`
+	// ClientTokens, when set, are the x-auth-token values every client
+	// API route of both dialects requires; the operator and documentation
+	// routes never do.
 	ClientTokens      []string      `koanf:"client_tokens" secret:"true"`
 	TrustedProxies    []string      `koanf:"trusted_proxies"` // IPs or CIDRs
 	MaxBodyBytes      int64         `koanf:"max_body_bytes"`

@@ -11,8 +11,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/go-cmp/cmp"
@@ -48,6 +51,8 @@ func FuzzReadFields(f *testing.F) {
 		{"multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nbob\r\n--X--\r\n"},
 		{"multipart/form-data", "--X\r\n"},
 		{"text/plain", `username=bob`},
+		{"application/json", `{"username":"\ud83d\ude00","password":"\\udc00","account":"\udc00"}`},
+		{"application/x-www-form-urlencoded", "username=b%C3&password=%E2%98%95"},
 		{";;;", `{}`},
 	}
 	for _, s := range seeds {
@@ -120,6 +125,9 @@ func modelFields(contentType string, body []byte) (fields, error) {
 			return nil, errModel
 		}
 	}
+	if !utf8.Valid(body) {
+		return nil, errModel
+	}
 	trimmed := bytes.TrimSpace(body)
 	isJSON := mediaType == "application/json" || strings.HasSuffix(mediaType, "+json") ||
 		mediaType == "" && len(trimmed) > 0 && trimmed[0] == '{'
@@ -128,7 +136,7 @@ func modelFields(contentType string, body []byte) (fields, error) {
 		return modelJSON(trimmed)
 	case mediaType == "" || mediaType == "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(body))
-		if err != nil {
+		if err != nil || !modelUTF8(vals) {
 			return nil, errModel
 		}
 		return firstValues(vals), nil
@@ -141,6 +149,9 @@ func modelFields(contentType string, body []byte) (fields, error) {
 			return nil, errModel
 		}
 		defer form.RemoveAll()
+		if !modelUTF8(form.Value) {
+			return nil, errModel
+		}
 		return firstValues(form.Value), nil
 	default:
 		return nil, errModel
@@ -158,6 +169,9 @@ func modelJSON(body []byte) (fields, error) {
 		return nil, errModel
 	}
 	if _, err := dec.Token(); err != io.EOF {
+		return nil, errModel
+	}
+	if modelLoneSurrogate(body) {
 		return nil, errModel
 	}
 	f := fields{}
@@ -191,4 +205,44 @@ func firstValues(vals map[string][]string) fields {
 		}
 	}
 	return f
+}
+
+func modelUTF8(vals map[string][]string) bool {
+	for k, vs := range vals {
+		if !utf8.ValidString(k + strings.Join(vs, "")) {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonEscape matches one escape of a JSON text, leftmost first, so an
+// escaped backslash is consumed whole and never starts a \u.
+var jsonEscape = regexp.MustCompile(`\\(?:u([0-9a-fA-F]{4})|.)`)
+
+// modelLoneSurrogate finds a \u surrogate escape that is not a high one
+// right before a low one.
+func modelLoneSurrogate(body []byte) bool {
+	ms := jsonEscape.FindAllSubmatchIndex(body, -1)
+	for i := 0; i < len(ms); i++ {
+		m := ms[i]
+		if m[2] < 0 {
+			continue
+		}
+		v, _ := strconv.ParseUint(string(body[m[2]:m[3]]), 16, 16)
+		switch {
+		case v >= 0xDC00 && v <= 0xDFFF:
+			return true
+		case v >= 0xD800 && v <= 0xDBFF:
+			if i+1 == len(ms) || ms[i+1][0] != m[1] || ms[i+1][2] < 0 {
+				return true
+			}
+			w, _ := strconv.ParseUint(string(body[ms[i+1][2]:ms[i+1][3]]), 16, 16)
+			if w < 0xDC00 || w > 0xDFFF {
+				return true
+			}
+			i++
+		}
+	}
+	return false
 }

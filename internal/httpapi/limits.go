@@ -108,7 +108,7 @@ func (s *Server) limitKnown(c *gin.Context, route, account string, known func() 
 	return nil
 }
 
-// checkClientToken enforces http.client_tokens on the NOWATCH routes: the
+// checkClientToken enforces http.client_tokens on every client API route: the
 // x-auth-token header must carry one of them. Tokens are compared as
 // SHA-256 digests in constant time, against every configured token, so
 // neither the match nor the lengths show in the timing.

@@ -11,8 +11,8 @@ import (
 	"tgauth/internal/account"
 )
 
-// The NOWATCH dialect: email accounts, token pairs, resets by code. Every
-// route first checks the client token.
+// The NOWATCH dialect: email accounts, token pairs, resets by code. Like
+// every client API route, each first checks the client token (Server.api).
 
 type successResponse struct {
 	Status string `json:"status"`
@@ -140,18 +140,18 @@ func (s *Server) confirmNewPassword(c *gin.Context) error {
 	return nil
 }
 
-// signOut is POST /v1/auth/sign-out: a bearer token and the email of its
-// user; every session of the user ends.
+// signOut is POST /v1/auth/sign-out: a bearer token and the email or the
+// username of its user; every session of the user ends.
 func (s *Server) signOut(c *gin.Context) error {
 	pr, err := s.principal(c)
 	if err != nil {
 		return err
 	}
-	f, err := readFields(c, "email")
+	f, err := readFields(c, "email", "username")
 	if err != nil {
 		return err
 	}
-	if err := s.accounts.SignOut(c.Request.Context(), pr, f["email"]); err != nil {
+	if err := s.accounts.SignOut(c.Request.Context(), pr, account.SignOutParams{Email: f["email"], Username: f["username"]}); err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, success)

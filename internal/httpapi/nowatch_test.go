@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tgauth/internal/account"
-	"tgauth/internal/config"
 	"tgauth/internal/token"
 )
 
@@ -303,6 +302,63 @@ func TestSignOut(t *testing.T) {
 	wantProblem(t, signOut(a.Access, `{"email":"spongebob@bikinibottom.com"}`), http.StatusUnauthorized, "invalid_token")
 }
 
+// A Watchdog account has a username and no email: it signs out by its
+// username, with its own token, and by no one else's name.
+func TestSignOutByUsername(t *testing.T) {
+	e := newEnv(t)
+	e.register("bob", goodPassword, "1")
+	e.register("patrick", goodPassword, "2")
+	e.registerEmail()
+	tok := e.login("bob", goodPassword)
+	pair := e.pair("/v2/auth/login", "username", "bob", "password", goodPassword)
+	sponge := e.pair("/v1/auth/login", "email", spongebob, "password", goodPassword)
+	if _, err := e.server.accounts.CreateUser(t.Context(), account.CreateUserParams{Email: "kate@bikinibottom.com", Username: "kate", Password: goodPassword}); err != nil {
+		t.Fatal(err)
+	}
+	kate := e.pair("/v2/auth/login", "username", "kate", "password", goodPassword).Access
+	signOut := func(tok string, kv ...string) *httptest.ResponseRecorder {
+		body, ct := form(kv...)
+		r := request{method: http.MethodPost, path: "/v1/auth/sign-out", body: body, contentType: ct}
+		if tok != "" {
+			r.header = bearer(tok)
+		}
+		return e.do(r)
+	}
+	for _, tt := range []struct {
+		name string
+		tok  string
+		kv   []string
+	}{
+		{"another user's name", tok, []string{"username", "patrick"}},
+		{"an unknown name", tok, []string{"username", "nobody"}},
+		{"an email for a username account", tok, []string{"email", "bob@example.com"}},
+		{"a username for an email account", sponge.Access, []string{"username", "bob"}},
+		{"the right name, the wrong email", tok, []string{"username", "bob", "email", spongebob}},
+		// The stores fold case in ASCII only: a Kelvin sign is not a k.
+		{"a look-alike of the user's own name", kate, []string{"username", "\u212Aate"}},
+		{"a look-alike of the user's own email", kate, []string{"username", "kate", "email", "\u212Aate@bikinibottom.com"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, signOut(tt.tok, tt.kv...), http.StatusForbidden, "forbidden")
+		})
+	}
+	wantProblem(t, signOut("", "username", "bob"), http.StatusUnauthorized, "missing_token")
+	if n := e.count(`SELECT count(*) FROM sessions WHERE revoked_at IS NULL`); n != 4 {
+		t.Fatalf("live sessions = %d after refused sign-outs, want 4", n)
+	}
+
+	rec := signOut(tok, "username", "Bob")
+	if rec.Code != http.StatusOK || rec.Body.String() != `{"status":"success"}` {
+		t.Fatalf("sign-out by username: %d %s", rec.Code, rec.Body)
+	}
+	for _, tok := range []string{tok, pair.Access} {
+		wantProblem(t, e.do(request{method: http.MethodGet, path: "/v1/me", header: bearer(tok)}), http.StatusUnauthorized, "invalid_token")
+	}
+	if rec := e.do(request{method: http.MethodGet, path: "/v1/me", header: bearer(sponge.Access)}); rec.Code != http.StatusOK {
+		t.Errorf("another user's session after bob signed out: %d %s", rec.Code, rec.Body)
+	}
+}
+
 // resetCode returns the code of the newest reset_code notice, as the bot
 // would send it.
 func (e *env) resetCode() string {
@@ -549,32 +605,6 @@ func TestRateLimits(t *testing.T) {
 			wantProblem(t, e.postForm("/v1/auth/login", "email", spongebob, "password", "Wrong-pass1"), http.StatusUnauthorized, "invalid_credentials")
 		}
 	})
-}
-
-func TestClientTokens(t *testing.T) {
-	e := newEnv(t, withHTTP(func(h *config.HTTP) { h.ClientTokens = []string{"client-one", "client-two"} }))
-	tests := []struct {
-		name   string
-		header map[string]string
-		status int
-	}{
-		{"missing", nil, http.StatusUnauthorized},
-		{"wrong", map[string]string{"x-auth-token": "client-on"}, http.StatusUnauthorized},
-		{"first", map[string]string{"x-auth-token": "client-one"}, http.StatusCreated},
-		{"second", map[string]string{"X-Auth-Token": "client-two"}, http.StatusConflict},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := e.do(postJSON("/v1/auth/register", seedRegister, tt.header))
-			if tt.status == http.StatusUnauthorized {
-				wantProblem(t, rec, tt.status, "invalid_client_token")
-			} else if rec.Code != tt.status {
-				t.Errorf("status = %d, want %d; %s", rec.Code, tt.status, rec.Body)
-			}
-		})
-	}
-	// The Watchdog dialect has no client tokens.
-	e.register("bob", goodPassword, "1")
 }
 
 func TestTelegramLink(t *testing.T) {

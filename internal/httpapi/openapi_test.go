@@ -466,6 +466,11 @@ func contractMain(t *testing.T, ct *contract) {
 	ct.wantProblem(t, e, jsonPost(t, so, bearer(sb.Access), map[string]any{}), http.StatusBadRequest, "validation_failed")
 	ct.want(t, e, jsonPost(t, so, bearer(sb.Access), map[string]any{"email": spongebobEmail}), http.StatusOK)
 	ct.wantProblem(t, e, getReq("/v1/me", bearer(sb.Access)), http.StatusUnauthorized, "invalid_token")
+	// A Watchdog account has no email: it signs out by its username.
+	wd := e.login("spongebob", goodPassword)
+	ct.wantProblem(t, e, formPost(so, bearer(wd), "username", "garry"), http.StatusForbidden, "forbidden")
+	ct.want(t, e, formPost(so, bearer(wd), "username", "spongebob"), http.StatusOK)
+	ct.wantProblem(t, e, getReq("/v1/me", bearer(wd)), http.StatusUnauthorized, "invalid_token")
 
 	// Telegram link without a bot username.
 	tok.Token = e.login("spongebob", goodPassword)
@@ -493,7 +498,7 @@ func contractMain(t *testing.T, ct *contract) {
 }
 
 // contractBodies sends every route with a body one too large, one of
-// another media type and one that does not parse.
+// another media type, one that does not parse and ones not UTF-8.
 func contractBodies(t *testing.T, ct *contract) {
 	e := newEnv(t)
 	e.register("spongebob", goodPassword, spongebobChat)
@@ -513,6 +518,8 @@ func contractBodies(t *testing.T, ct *contract) {
 			ct.wantProblem(t, e, request{method: k.method, path: k.path, body: "<x/>", contentType: "application/xml", header: h}, http.StatusUnsupportedMediaType, "unsupported_media_type")
 			ct.wantProblem(t, e, request{method: k.method, path: k.path, body: `{"email":`, contentType: "application/json", header: h}, http.StatusBadRequest, "malformed_body")
 			ct.wantProblem(t, e, request{method: k.method, path: k.path, body: "email=%zz", contentType: "application/x-www-form-urlencoded", header: h}, http.StatusBadRequest, "malformed_body")
+			ct.wantProblem(t, e, request{method: k.method, path: k.path, body: "email=b%FF@example.com", contentType: "application/x-www-form-urlencoded", header: h}, http.StatusBadRequest, "malformed_body")
+			ct.wantProblem(t, e, request{method: k.method, path: k.path, body: "{\"email\":\"b\xffb@example.com\"}", contentType: "application/json", header: h}, http.StatusBadRequest, "malformed_body")
 		})
 	}
 }
@@ -553,22 +560,27 @@ func contractRateLimits(t *testing.T, ct *contract) {
 	limited(t, jsonPost(t, "/v1/telegram/link", bearer(tok), map[string]any{"password": goodPassword}), 0)
 }
 
-// contractClientTokens configures client tokens: every NOWATCH route
-// refuses a request without one and takes one with it.
+// contractClientTokens configures client tokens: every client API route
+// (both dialects) refuses a request without one and takes one with it.
 func contractClientTokens(t *testing.T, ct *contract) {
 	e := newEnv(t, withHTTP(func(h *config.HTTP) { h.ClientTokens = []string{testClientToken} }))
-	e.register("spongebob", goodPassword, spongebobChat)
-	tok := e.login("spongebob", goodPassword) // Watchdog routes need none
+	h := map[string]string{"x-auth-token": testClientToken}
+	ct.want(t, e, formPost("/v1/register/", h, "username", "spongebob", "password", goodPassword, "account", spongebobChat), http.StatusCreated)
+	var wd tokenResponse
+	decode(t, ct.want(t, e, formPost("/v1/login/", h, "username", "spongebob", "password", goodPassword), http.StatusOK), &wd)
+	tok := wd.Token
 	for _, k := range ct.ops() {
 		if !requiresScheme(ct.operation(k), "clientToken") {
 			continue
 		}
 		t.Run(k.String(), func(t *testing.T) {
-			ct.wantProblem(t, e, jsonPost(t, k.path, bearer(tok), map[string]any{}), http.StatusUnauthorized, "invalid_client_token")
-			ct.wantProblem(t, e, jsonPost(t, k.path, withHeader(bearer(tok), "x-auth-token", "wrong"), map[string]any{}), http.StatusUnauthorized, "invalid_client_token")
+			for _, hdr := range []map[string]string{bearer(tok), withHeader(bearer(tok), "x-auth-token", "wrong")} {
+				r := request{method: k.method, path: k.path, body: "{}", contentType: "application/json", header: hdr}
+				ct.wantProblem(t, e, r, http.StatusUnauthorized, "invalid_client_token")
+			}
 		})
 	}
-	h := map[string]string{"x-auth-token": testClientToken}
+	ct.want(t, e, getReq("/v1/me", withHeader(h, "Authorization", "Bearer "+tok)), http.StatusOK)
 	ct.want(t, e, jsonPost(t, "/v1/auth/register", h, map[string]any{
 		"email": spongebobEmail, "password": goodPassword, "first_name": "Sponge Bob",
 		"toc_accepted_at": tocAcceptedAt, "privacy_policy_accepted_at": tocAcceptedAt,

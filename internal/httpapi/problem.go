@@ -40,6 +40,7 @@ var (
 	errBodyTooLarge     = &apiError{http.StatusRequestEntityTooLarge, "body_too_large", "The request body is larger than this server accepts."}
 	errUnsupportedMedia = &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json or application/x-www-form-urlencoded."}
 	errMalformedBody    = &apiError{http.StatusBadRequest, "malformed_body", "The request body could not be parsed."}
+	errInvalidUTF8      = &apiError{http.StatusBadRequest, "malformed_body", "The request body is not valid UTF-8 text."}
 	errMissingToken     = &apiError{http.StatusUnauthorized, "missing_token", "This route needs an Authorization: Bearer token."}
 	errNotReady         = &apiError{http.StatusServiceUnavailable, "not_ready", "The database does not answer."}
 )

@@ -158,18 +158,20 @@ func TestNoSecretsInLogs(t *testing.T) {
 	}
 
 	// Watchdog: register, login, me, change password.
-	mustOK(e.postForm("/v1/register/", "username", "bob", "password", goodPassword, "account", "55"))
+	mustOK(postClient("/v1/register/", "username", "bob", "password", goodPassword, "account", "55"))
 	e.confirmChat(1, "55")
-	tok := e.login("bob", goodPassword)
+	var wd tokenResponse
+	decode(t, mustOK(postClient("/v1/login/", "username", "bob", "password", goodPassword)), &wd)
+	tok := wd.Token
 	keep(tok)
-	mustOK(e.do(request{method: http.MethodGet, path: "/v1/me", header: bearer(tok)}))
+	mustOK(e.do(request{method: http.MethodGet, path: "/v1/me", header: withBearer(tok)}))
 	body, ct := form("old_password", goodPassword, "new_password", "N3w-Secret!")
-	mustOK(e.do(request{method: http.MethodPost, path: "/v1/change-password/", header: bearer(tok), body: body, contentType: ct}))
+	mustOK(e.do(request{method: http.MethodPost, path: "/v1/change-password/", header: withBearer(tok), body: body, contentType: ct}))
 	keep("N3w-Secret!")
 	// A wrong password and a failed change, for the error paths.
-	e.postForm("/v1/login/", "username", "bob", "password", "Wr0ng-Secret!")
+	postClient("/v1/login/", "username", "bob", "password", "Wr0ng-Secret!")
 	body, ct = form("old_password", "Wr0ng-Old!1", "new_password", "Wr0ng-New!1")
-	e.do(request{method: http.MethodPost, path: "/v1/change-password/", header: bearer(tok), body: body, contentType: ct})
+	e.do(request{method: http.MethodPost, path: "/v1/change-password/", header: withBearer(tok), body: body, contentType: ct})
 	keep("Wr0ng-Secret!", "Wr0ng-Old!1", "Wr0ng-New!1")
 
 	// NOWATCH: register, login, refresh, link, forgot, confirm, sign out.
@@ -188,7 +190,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	postClient("/v1/auth/refresh", "refresh", pair.Refresh)
 
 	var link linkResponse
-	decode(t, mustOK(e.do(postJSON("/v1/telegram/link", `{"password":"N3w-Secret!"}`, bearer(pair2.Access)))), &link)
+	decode(t, mustOK(e.do(postJSON("/v1/telegram/link", `{"password":"N3w-Secret!"}`, withBearer(pair2.Access)))), &link)
 	u, err := url.Parse(link.Link)
 	if err != nil {
 		t.Fatal(err)

@@ -94,22 +94,26 @@ func New(accounts *account.Service, cfg config.HTTP, limits config.RateLimit, lo
 	s.routeDocs(e)
 	s.route(e, http.MethodGet, "/metrics", serveHandler(metrics.Handler(reg, log)))
 
+	// Client API routes, both dialects: each checks the client token
+	// first (s.api). Only the operator and documentation routes above
+	// answer without one.
+
 	// Watchdog
-	s.route(e, http.MethodPost, "/v1/register", s.register)
-	s.route(e, http.MethodPost, "/v1/login", s.countLogin(s.login))
-	s.route(e, http.MethodPost, "/v1/change-password", s.changePassword)
-	s.route(e, http.MethodGet, "/v1/me", s.me)
+	s.api(e, http.MethodPost, "/v1/register", s.register)
+	s.api(e, http.MethodPost, "/v1/login", s.countLogin(s.login))
+	s.api(e, http.MethodPost, "/v1/change-password", s.changePassword)
+	s.api(e, http.MethodGet, "/v1/me", s.me)
 
 	// NOWATCH
-	s.route(e, http.MethodPost, "/v1/auth/register", s.client(s.registerEmail))
-	s.route(e, http.MethodPost, "/v1/auth/login", s.client(s.countLogin(s.loginPair(false))))
-	s.route(e, http.MethodPost, "/v2/auth/login", s.client(s.countLogin(s.loginPair(false))))
-	s.route(e, http.MethodPost, "/v2/auth/login/admin", s.client(s.countLogin(s.loginPair(true))))
-	s.route(e, http.MethodPost, "/v1/auth/refresh", s.client(s.refresh))
-	s.route(e, http.MethodPost, "/v1/auth/forgot_password", s.client(s.forgotPassword))
-	s.route(e, http.MethodPost, "/v1/auth/confirm_new_password", s.client(s.confirmNewPassword))
-	s.route(e, http.MethodPost, "/v1/auth/sign-out", s.client(s.signOut))
-	s.route(e, http.MethodPost, "/v1/telegram/link", s.telegramLink)
+	s.api(e, http.MethodPost, "/v1/auth/register", s.registerEmail)
+	s.api(e, http.MethodPost, "/v1/auth/login", s.countLogin(s.loginPair(false)))
+	s.api(e, http.MethodPost, "/v2/auth/login", s.countLogin(s.loginPair(false)))
+	s.api(e, http.MethodPost, "/v2/auth/login/admin", s.countLogin(s.loginPair(true)))
+	s.api(e, http.MethodPost, "/v1/auth/refresh", s.refresh)
+	s.api(e, http.MethodPost, "/v1/auth/forgot_password", s.forgotPassword)
+	s.api(e, http.MethodPost, "/v1/auth/confirm_new_password", s.confirmNewPassword)
+	s.api(e, http.MethodPost, "/v1/auth/sign-out", s.signOut)
+	s.api(e, http.MethodPost, "/v1/telegram/link", s.telegramLink)
 
 	s.engine = e
 	return s, nil
@@ -128,14 +132,17 @@ func (s *Server) route(e *gin.Engine, method, path string, h func(*gin.Context) 
 	e.Handle(method, path+"/", hf)
 }
 
-// client wraps a NOWATCH handler with the client-token check.
-func (s *Server) client(h func(*gin.Context) error) func(*gin.Context) error {
-	return func(c *gin.Context) error {
+// api registers a client API route: route's, behind the client-token
+// check, which runs before anything else the handler does (a bearer
+// token, the body, rate limits), so a client without a token learns
+// nothing else.
+func (s *Server) api(e *gin.Engine, method, path string, h func(*gin.Context) error) {
+	s.route(e, method, path, func(c *gin.Context) error {
 		if err := s.checkClientToken(c); err != nil {
 			return err
 		}
 		return h(c)
-	}
+	})
 }
 
 // handle adapts a handler that returns an error; the error becomes the
