@@ -45,8 +45,15 @@ func (s *Service) Register(ctx context.Context, p RegisterParams) (*User, error)
 	return u, nil
 }
 
-// createUser hashes the password into u, stores u, and, when u has a chat,
-// queues its "confirm chat" question, in one transaction.
+// MaxPendingClaims is how many accounts registered in a day may wait for
+// one chat's answer: registrations past it still succeed, but their chat
+// is not asked, so naming someone's chat id again and again cannot flood
+// it.
+const MaxPendingClaims = 3
+
+// createUser hashes the password into u, stores u, and, when u has a chat
+// with fewer than MaxPendingClaims questions unanswered, queues its
+// "confirm chat" question, in one transaction.
 func (s *Service) createUser(ctx context.Context, u *User, password string, now time.Time) error {
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
@@ -57,6 +64,22 @@ func (s *Service) createUser(ctx context.Context, u *User, password string, now 
 	return s.inTx(ctx, func(tx Tx) error {
 		if err := tx.InsertUser(ctx, u); err != nil {
 			return err
+		}
+		if u.ChatID == 0 {
+			return nil
+		}
+		claims, err := tx.UsersByChat(ctx, u.ChatID)
+		if err != nil {
+			return err
+		}
+		pending := 0
+		for _, c := range claims {
+			if !c.ChatConfirmed() && now.Sub(c.CreatedAt) < 24*time.Hour {
+				pending++
+			}
+		}
+		if pending > MaxPendingClaims {
+			return nil
 		}
 		return queueNotice(ctx, tx, u, NoticeConfirmChat, Notice{At: now})
 	})

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"tgauth/internal/account"
 )
@@ -67,6 +69,19 @@ func TestRegisteredChatIsOnlyClaimed(t *testing.T) {
 	}
 	if got := e.kinds(); len(got) != 1 || got[0] != string(account.NoticeConfirmChat) {
 		t.Errorf("outbox kinds = %q, want only the question", got)
+	}
+
+	// Naming the chat again and again does not flood it with questions.
+	for i := range 2 * account.MaxPendingClaims {
+		e.registerPending(fmt.Sprintf("spam%d", i), goodPassword, "55")
+	}
+	if n := e.countKind(string(account.NoticeConfirmChat)); n != account.MaxPendingClaims {
+		t.Errorf("questions to chat 55 = %d, want %d", n, account.MaxPendingClaims)
+	}
+	e.clock.Advance(24 * time.Hour)
+	e.registerPending("nextday", goodPassword, "55")
+	if n := e.countKind(string(account.NoticeConfirmChat)); n != account.MaxPendingClaims+1 {
+		t.Errorf("questions to chat 55 a day later = %d, want %d", n, account.MaxPendingClaims+1)
 	}
 }
 
