@@ -119,25 +119,28 @@ func linkedUser(ctx context.Context, tx Tx, userID, chatID int64) (*User, error)
 
 // ResetFromChat sends a chat reset code (ChatCodeDigits long, paused by no
 // guesser) for the account userID, which must be linked to chatID, to
-// that chat. It reports
+// that chat, and returns the account. It reports
 // whether a code was queued: false when one went out less than
 // CodeResendInterval ago. It returns ErrNotFound when the account is not
 // linked to the chat.
-func (s *Service) ResetFromChat(ctx context.Context, chatID, userID int64) (bool, error) {
+func (s *Service) ResetFromChat(ctx context.Context, chatID, userID int64) (*User, bool, error) {
 	now := s.clock()
-	var queued bool
+	var (
+		u      *User
+		queued bool
+	)
 	err := s.inTx(ctx, func(tx Tx) error {
-		u, err := linkedUser(ctx, tx, userID, chatID)
-		if err != nil {
+		var err error
+		if u, err = linkedUser(ctx, tx, userID, chatID); err != nil {
 			return err
 		}
 		queued, err = s.queueResetCode(ctx, tx, u, PurposePasswordResetChat, now)
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("reset from chat: %w", err)
+		return nil, false, fmt.Errorf("reset from chat: %w", err)
 	}
-	return queued, nil
+	return u, queued, nil
 }
 
 // UnlinkChat unlinks the account userID from chatID. It returns

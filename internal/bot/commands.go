@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -82,7 +81,21 @@ func (p *Poller) handleMessage(ctx context.Context, msg *tgbotapi.Message) error
 		return nil
 	}
 	chatID := msg.Chat.ID
-	name, arg, _ := parseCommand(msg.Text)
+	err := p.command(ctx, chatID, msg.Text)
+	if err == nil {
+		return nil
+	}
+	text, unexpected := replyFor(err)
+	if !unexpected {
+		err = nil
+	}
+	return errors.Join(err, p.say(ctx, chatID, text))
+}
+
+// command carries out one message's command; an error is answered from
+// the replies table.
+func (p *Poller) command(ctx context.Context, chatID int64, text string) error {
+	name, arg, _ := parseCommand(text)
 	switch name {
 	case "start":
 		return p.start(ctx, chatID, arg)
@@ -97,27 +110,45 @@ func (p *Poller) handleMessage(ctx context.Context, msg *tgbotapi.Message) error
 	}
 }
 
+// errNoAccount: a command's account is not (any more) linked to the chat.
+var errNoAccount = errors.New("no account linked to this chat")
+
+// replies is the one table from an error to what the chat is told, as
+// httpapi's problemFor is for HTTP: the first entry the error matches
+// wins. An error that matches none is unexpected: the chat is told
+// replyFailed and the error is logged.
+var replies = []struct {
+	err  error
+	text string
+}{
+	{errBadButton, replyInvalidButton},
+	{errNoAccount, replyNoAccount},
+	{account.ErrInvalidCode, replyBadLink},
+	{account.ErrNotFound, replyStaleButton},
+}
+
+// replyFor returns what the chat is told for err, and whether err was
+// unexpected.
+func replyFor(err error) (text string, unexpected bool) {
+	for _, r := range replies {
+		if errors.Is(err, r.err) {
+			return r.text, false
+		}
+	}
+	return replyFailed, true
+}
+
 // say sends text to chatID.
 func (p *Poller) say(ctx context.Context, chatID int64, text string) error {
 	return p.reply(ctx, Message{ChatID: chatID, Text: text})
-}
-
-// failed tells the chat that something went wrong and returns err, with
-// the reply's own failure if any.
-func (p *Poller) failed(ctx context.Context, chatID int64, err error) error {
-	return errors.Join(err, p.say(ctx, chatID, replyFailed))
 }
 
 func (p *Poller) start(ctx context.Context, chatID int64, code string) error {
 	if code == "" {
 		return p.say(ctx, chatID, replyStart(chatID))
 	}
-	_, err := p.accounts.BindChat(ctx, code, chatID)
-	switch {
-	case errors.Is(err, account.ErrInvalidCode):
-		return p.say(ctx, chatID, replyBadLink)
-	case err != nil:
-		return p.failed(ctx, chatID, fmt.Errorf("start: %w", err))
+	if _, err := p.accounts.BindChat(ctx, code, chatID); err != nil {
+		return fmt.Errorf("start: %w", err)
 	}
 	// Linked. BindChat queued an "account linked" notice in the same
 	// transaction, which the dispatcher delivers: replying here as well
@@ -128,7 +159,7 @@ func (p *Poller) start(ctx context.Context, chatID int64, code string) error {
 func (p *Poller) whoami(ctx context.Context, chatID int64) error {
 	users, err := p.accounts.ChatAccounts(ctx, chatID)
 	if err != nil {
-		return p.failed(ctx, chatID, fmt.Errorf("whoami: %w", err))
+		return fmt.Errorf("whoami: %w", err)
 	}
 	switch len(users) {
 	case 0:
@@ -147,19 +178,18 @@ func (p *Poller) whoami(ctx context.Context, chatID int64) error {
 func (p *Poller) reset(ctx context.Context, chatID int64) error {
 	users, err := p.accounts.ChatAccounts(ctx, chatID)
 	if err != nil {
-		return p.failed(ctx, chatID, fmt.Errorf("reset: %w", err))
+		return fmt.Errorf("reset: %w", err)
 	}
 	switch len(users) {
 	case 0:
 		return p.say(ctx, chatID, replyNoAccount)
 	case 1:
-		u := users[0]
-		queued, err := p.accounts.ResetFromChat(ctx, chatID, u.ID)
+		u, queued, err := p.accounts.ResetFromChat(ctx, chatID, users[0].ID)
 		switch {
 		case errors.Is(err, account.ErrNotFound): // unlinked meanwhile
-			return p.say(ctx, chatID, replyNoAccount)
+			return errNoAccount
 		case err != nil:
-			return p.failed(ctx, chatID, fmt.Errorf("reset: %w", err))
+			return fmt.Errorf("reset: %w", err)
 		case !queued:
 			return p.say(ctx, chatID, replyResetRecent(u.Name()))
 		}
@@ -175,7 +205,7 @@ func (p *Poller) reset(ctx context.Context, chatID int64) error {
 func (p *Poller) unlink(ctx context.Context, chatID int64) error {
 	users, err := p.accounts.ChatAccounts(ctx, chatID)
 	if err != nil {
-		return p.failed(ctx, chatID, fmt.Errorf("unlink: %w", err))
+		return fmt.Errorf("unlink: %w", err)
 	}
 	if len(users) == 0 {
 		return p.say(ctx, chatID, replyNoAccount)
@@ -233,13 +263,12 @@ func (p *Poller) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery) 
 		return answer(replyInvalidButton)
 	}
 	out, err := p.press(ctx, chatID, action, arg)
-	switch {
-	case errors.Is(err, errBadButton):
-		return answer(replyInvalidButton)
-	case errors.Is(err, account.ErrNotFound):
-		return answer(replyStaleButton)
-	case err != nil:
-		return errors.Join(err, answer(replyFailed))
+	if err != nil {
+		text, unexpected := replyFor(err)
+		if !unexpected {
+			err = nil
+		}
+		return errors.Join(err, answer(text))
 	}
 	if err := answer(out.Answer); err != nil {
 		return err
@@ -302,18 +331,7 @@ func (p *Poller) press(ctx context.Context, chatID int64, action, arg string) (p
 			Edit:   u.Name() + " is no longer linked to this chat.",
 		}, nil
 	case ActionReset:
-		// ResetFromChat does not return the account; its name comes from
-		// the chat's list, which also refuses an account not linked here.
-		users, err := p.accounts.ChatAccounts(ctx, chatID)
-		if err != nil {
-			return pressOutcome{}, err
-		}
-		i := slices.IndexFunc(users, func(u account.User) bool { return u.ID == userID })
-		if i < 0 {
-			return pressOutcome{}, account.ErrNotFound
-		}
-		name := users[i].Name()
-		queued, err := p.accounts.ResetFromChat(ctx, chatID, userID)
+		u, queued, err := p.accounts.ResetFromChat(ctx, chatID, userID)
 		if err != nil {
 			return pressOutcome{}, err
 		}
@@ -321,7 +339,7 @@ func (p *Poller) press(ctx context.Context, chatID int64, action, arg string) (p
 			// Keep the buttons: they work again in a minute.
 			return pressOutcome{Answer: "A code was sent less than a minute ago: use that one, or try again in a minute."}, nil
 		}
-		return pressOutcome{Answer: "A reset code is on its way.", Edit: replyResetQueued(name)}, nil
+		return pressOutcome{Answer: "A reset code is on its way.", Edit: replyResetQueued(u.Name())}, nil
 	}
 	return pressOutcome{}, errBadButton
 }

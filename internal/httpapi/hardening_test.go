@@ -142,7 +142,7 @@ func TestResetCodeGuessesBounded(t *testing.T) {
 	}
 
 	// The chat's own code: 12 digits, not paused, not burned by guesses.
-	if _, err := e.svc.ResetFromChat(t.Context(), 55, 1); err != nil {
+	if _, _, err := e.svc.ResetFromChat(t.Context(), 55, 1); err != nil {
 		t.Fatal(err)
 	}
 	chatCode := e.resetCode()
