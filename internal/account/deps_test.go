@@ -6,13 +6,21 @@ import (
 	"testing"
 )
 
+// telegramLib is the Telegram client library; only the bot may link it.
+const telegramLib = "github.com/go-telegram-bot-api/telegram-bot-api"
+
 // The domain stays free of transports and storage: arrows point inward.
+// And the API binary, which never talks to Telegram, links neither the
+// bot nor its library.
 func TestDependencies(t *testing.T) {
 	tests := []struct {
 		pkg       string
 		forbidden []string
 	}{
-		{"tgauth/internal/account", []string{"net/http", "database/sql", "github.com/gin-gonic/gin", "modernc.org/sqlite", "tgauth/internal/store", "tgauth/internal/httpapi", "tgauth/internal/config"}},
+		{"tgauth/internal/account", []string{"net/http", "database/sql", "github.com/gin-gonic/gin", "modernc.org/sqlite",
+			"github.com/jackc/pgx", telegramLib, "tgauth/internal/bot", "tgauth/internal/store", "tgauth/internal/httpapi", "tgauth/internal/config"}},
+		{"tgauth/cmd/api", []string{telegramLib, "tgauth/internal/bot"}},
+		{"tgauth/internal/store/storetest", []string{telegramLib, "tgauth/internal/bot"}},
 		{"tgauth/internal/token", []string{"net/http", "database/sql", "tgauth/internal/account"}},
 		{"tgauth/internal/password", []string{"net/http", "database/sql", "tgauth/internal/account"}},
 	}

@@ -41,6 +41,20 @@ type OutboxMessage struct {
 	Attempts      int // failed sends so far
 }
 
+// Outbox is the deliverer's side of the outbox, which every store offers:
+// leased claims, and settling a claim it still holds. The API only
+// writes to the outbox (Tx.InsertOutbox); the bot drains it through this.
+type Outbox interface {
+	ClaimOutbox(ctx context.Context, claimant string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
+	MarkSent(ctx context.Context, id int64, claimant string, messageID int, payload []byte, at time.Time) error
+	Reschedule(ctx context.Context, id int64, claimant string, next time.Time, failed bool, reason string) error
+	MarkDead(ctx context.Context, id int64, claimant, reason string, payload []byte, at time.Time) error
+	// NextDue returns when the earliest unsettled message can next be
+	// claimed (its next attempt, or its lease's end); ok is false when
+	// there is none.
+	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
+}
+
 // Notice is what an outbox message says; the bot renders it as text. It
 // names the account and never carries a password or a token. Code is the
 // one secret it may carry: a reset code, for the chat that asked for it.

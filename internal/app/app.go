@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"tgauth/internal/account"
-	"tgauth/internal/bot"
 	"tgauth/internal/config"
 	"tgauth/internal/metrics"
 	"tgauth/internal/password"
@@ -50,7 +49,7 @@ func NewLogger(w io.Writer, cfg config.Log) *slog.Logger {
 // PostgreSQL's (postgres.Store), with the outbox the bot drains.
 type Store interface {
 	account.Store
-	bot.Outbox
+	account.Outbox
 	metrics.OutboxStats
 	Close() error
 }

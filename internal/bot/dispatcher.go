@@ -14,18 +14,6 @@ import (
 	"tgauth/internal/metrics"
 )
 
-// Outbox is what the dispatcher needs of the store: leased claims, and
-// settling a claim it still holds.
-type Outbox interface {
-	ClaimOutbox(ctx context.Context, claimant string, now time.Time, lease time.Duration, limit int) ([]account.OutboxMessage, error)
-	MarkSent(ctx context.Context, id int64, claimant string, messageID int, payload []byte, at time.Time) error
-	Reschedule(ctx context.Context, id int64, claimant string, next time.Time, failed bool, reason string) error
-	MarkDead(ctx context.Context, id int64, claimant, reason string, payload []byte, at time.Time) error
-	// NextDue returns when the earliest unsettled message can next be
-	// claimed (its next attempt, or its lease's end); ok is false when
-	// there is none.
-	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
-}
 
 // DispatcherOptions tune a Dispatcher. Zero values take the defaults noted.
 type DispatcherOptions struct {
@@ -75,7 +63,7 @@ func (o *DispatcherOptions) defaults() {
 // rows under a lease, sends them within Telegram's limits, and marks each
 // sent, rescheduled or dead. Any number may run against one database.
 type Dispatcher struct {
-	outbox   Outbox
+	outbox   account.Outbox
 	sender   Sender
 	signer   *Signer
 	pacer    *Pacer
@@ -86,7 +74,7 @@ type Dispatcher struct {
 
 // NewDispatcher returns a Dispatcher sending through sender, paced by
 // pacer (shared with anything else this process sends).
-func NewDispatcher(outbox Outbox, sender Sender, signer *Signer, pacer *Pacer, log *slog.Logger, opts DispatcherOptions) *Dispatcher {
+func NewDispatcher(outbox account.Outbox, sender Sender, signer *Signer, pacer *Pacer, log *slog.Logger, opts DispatcherOptions) *Dispatcher {
 	opts.defaults()
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)

@@ -62,7 +62,7 @@ func (s testStore) VerificationCodeCount(ctx context.Context) (int, error) {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) account.Store {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
 		return testStore{openTest(t)}
 	})
 }

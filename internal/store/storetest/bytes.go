@@ -12,7 +12,7 @@ import (
 // finds nothing rather than failing, and descriptive text carrying them
 // is stored (a backend whose text type refuses such bytes may replace
 // them, so the suite does not pin what reads back).
-func testOddBytes(t *testing.T, s account.Store) {
+func testOddBytes(t *testing.T, s Store) {
 	ctx := t.Context()
 	u := newUser("bob")
 	u.Email = "bob@example.org"

@@ -11,7 +11,7 @@ import (
 	"tgauth/internal/account"
 )
 
-func testLinkCodeRoundTrip(t *testing.T, s account.Store) {
+func testLinkCodeRoundTrip(t *testing.T, s Store) {
 	u := newUser("bob")
 	insertUsers(t, s, u)
 	moving := newLinkCode("hash-move", u.ID)
@@ -53,7 +53,7 @@ func testLinkCodeRoundTrip(t *testing.T, s account.Store) {
 
 // testSetChatIDAndConfirm: SetChatID links confirmed, unlinking clears the
 // confirmation, and ConfirmChat confirms only the chat the user has.
-func testSetChatIDAndConfirm(t *testing.T, s account.Store) {
+func testSetChatIDAndConfirm(t *testing.T, s Store) {
 	pending := newUser("bob")
 	pending.ChatID = 42 // as a Watchdog registration stores it: unconfirmed
 	insertUsers(t, s, pending)
@@ -95,7 +95,7 @@ func testSetChatIDAndConfirm(t *testing.T, s account.Store) {
 	wantNotFound(t, "ConfirmChat(unknown user)", err)
 }
 
-func testCodeFailures(t *testing.T, s account.Store) {
+func testCodeFailures(t *testing.T, s Store) {
 	u, other := newUser("bob"), newUser("carol")
 	insertUsers(t, s, u, other)
 	count := func(userID int64, since time.Time) (int, time.Time) {
@@ -163,7 +163,7 @@ func testCodeFailures(t *testing.T, s account.Store) {
 	}
 }
 
-func testSessionIPs(t *testing.T, s account.Store) {
+func testSessionIPs(t *testing.T, s Store) {
 	u, other := newUser("bob"), newUser("carol")
 	insertUsers(t, s, u, other)
 	now := t0.Add(40 * 24 * time.Hour)

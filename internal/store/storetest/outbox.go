@@ -10,26 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tgauth/internal/account"
-	"tgauth/internal/bot"
-	"tgauth/internal/metrics"
 )
-
-// Outbox is the dispatcher's side of the outbox (bot.Outbox) and the
-// metrics' OutboxStats. It is not part of account.Store, but every backend
-// offers it, so the value open returns must implement it too.
-type Outbox interface {
-	bot.Outbox
-	metrics.OutboxStats
-}
-
-func outboxOf(t *testing.T, s account.Store) Outbox {
-	t.Helper()
-	o, ok := s.(Outbox)
-	if !ok {
-		t.Fatalf("store %T does not implement storetest.Outbox", s)
-	}
-	return o
-}
 
 // queue inserts one message per next attempt time, each in its own
 // transaction, created a minute before it is due, and returns them with
@@ -46,7 +27,7 @@ func queue(t *testing.T, s account.Store, chatID int64, next ...time.Time) []*ac
 	return ms
 }
 
-func claim(t *testing.T, o Outbox, claimant string, now time.Time, lease time.Duration, limit int) []account.OutboxMessage {
+func claim(t *testing.T, o account.Outbox, claimant string, now time.Time, lease time.Duration, limit int) []account.OutboxMessage {
 	t.Helper()
 	msgs, err := o.ClaimOutbox(t.Context(), claimant, now, lease, limit)
 	if err != nil {
@@ -74,14 +55,13 @@ func idsOf(ms ...*account.OutboxMessage) []int64 {
 // testClaimOrderAndLimit: due rows come oldest due first (ties by id),
 // at most limit of them, with every field as queued; rows not due yet
 // stay.
-func testClaimOrderAndLimit(t *testing.T, s account.Store) {
-	o := outboxOf(t, s)
+func testClaimOrderAndLimit(t *testing.T, s Store) {
 	now := t0.Add(time.Hour)
 	// Queued out of order; the last one is not due yet.
 	ms := queue(t, s, 42, now.Add(-time.Second), now.Add(-time.Minute), now, now.Add(-time.Minute), now.Add(time.Microsecond))
 	mid, oldest, atNow, oldestToo, future := ms[0], ms[1], ms[2], ms[3], ms[4]
 
-	got := claim(t, o, "a", now, time.Minute, 3)
+	got := claim(t, s, "a", now, time.Minute, 3)
 	want := []account.OutboxMessage{*oldest, *oldestToo, *mid}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ClaimOutbox(limit 3) mismatch (-want +got):\n%s", diff)
@@ -89,13 +69,13 @@ func testClaimOrderAndLimit(t *testing.T, s account.Store) {
 	for _, m := range got {
 		wantUTC(t, "claimed message", m.CreatedAt, m.NextAttemptAt)
 	}
-	if got := ids(claim(t, o, "a", now, time.Minute, 3)); !slices.Equal(got, idsOf(atNow)) {
+	if got := ids(claim(t, s, "a", now, time.Minute, 3)); !slices.Equal(got, idsOf(atNow)) {
 		t.Errorf("second ClaimOutbox = %v, want %v (due exactly now; not the future one)", got, idsOf(atNow))
 	}
-	if got := claim(t, o, "a", now, time.Minute, 3); len(got) != 0 {
+	if got := claim(t, s, "a", now, time.Minute, 3); len(got) != 0 {
 		t.Errorf("third ClaimOutbox = %v, want none", ids(got))
 	}
-	if got := ids(claim(t, o, "b", now.Add(time.Microsecond), time.Minute, 3)); !slices.Equal(got, idsOf(future)) {
+	if got := ids(claim(t, s, "b", now.Add(time.Microsecond), time.Minute, 3)); !slices.Equal(got, idsOf(future)) {
 		t.Errorf("ClaimOutbox(1µs later) = %v, want %v", got, idsOf(future))
 	}
 }
@@ -103,86 +83,83 @@ func testClaimOrderAndLimit(t *testing.T, s account.Store) {
 // testClaimLease: a claimed row is nobody else's until its lease lapses;
 // then another may take it, and the first claimant can no longer settle
 // it.
-func testClaimLease(t *testing.T, s account.Store) {
-	o := outboxOf(t, s)
+func testClaimLease(t *testing.T, s Store) {
 	ctx := t.Context()
 	now := t0.Add(time.Hour)
 	m := queue(t, s, 42, now)[0]
 	const lease = 30 * time.Second
 
-	if got := ids(claim(t, o, "a", now, lease, 10)); !slices.Equal(got, idsOf(m)) {
+	if got := ids(claim(t, s, "a", now, lease, 10)); !slices.Equal(got, idsOf(m)) {
 		t.Fatalf("ClaimOutbox(a) = %v, want %v", got, idsOf(m))
 	}
-	if got := claim(t, o, "b", now.Add(lease-time.Microsecond), lease, 10); len(got) != 0 {
+	if got := claim(t, s, "b", now.Add(lease-time.Microsecond), lease, 10); len(got) != 0 {
 		t.Errorf("ClaimOutbox(b) within a's lease = %v, want none", ids(got))
 	}
 	// b settles nothing it does not hold.
-	wantNotFound(t, "MarkSent by b without a lease", o.MarkSent(ctx, m.ID, "b", 1, nil, now))
-	wantNotFound(t, "Reschedule by b without a lease", o.Reschedule(ctx, m.ID, "b", now, true, "x"))
-	wantNotFound(t, "MarkDead by b without a lease", o.MarkDead(ctx, m.ID, "b", "x", nil, now))
+	wantNotFound(t, "MarkSent by b without a lease", s.MarkSent(ctx, m.ID, "b", 1, nil, now))
+	wantNotFound(t, "Reschedule by b without a lease", s.Reschedule(ctx, m.ID, "b", now, true, "x"))
+	wantNotFound(t, "MarkDead by b without a lease", s.MarkDead(ctx, m.ID, "b", "x", nil, now))
 
 	// a's lease lapses (a died): b takes the row over.
 	later := now.Add(lease)
-	if got := ids(claim(t, o, "b", later, lease, 10)); !slices.Equal(got, idsOf(m)) {
+	if got := ids(claim(t, s, "b", later, lease, 10)); !slices.Equal(got, idsOf(m)) {
 		t.Fatalf("ClaimOutbox(b) when a's lease lapsed = %v, want %v", got, idsOf(m))
 	}
-	wantNotFound(t, "MarkSent by a after losing the lease", o.MarkSent(ctx, m.ID, "a", 1, nil, later))
-	if err := o.MarkSent(ctx, m.ID, "b", 7, []byte(`{}`), later); err != nil {
+	wantNotFound(t, "MarkSent by a after losing the lease", s.MarkSent(ctx, m.ID, "a", 1, nil, later))
+	if err := s.MarkSent(ctx, m.ID, "b", 7, []byte(`{}`), later); err != nil {
 		t.Fatalf("MarkSent by b: %v", err)
 	}
 	// Sent: gone for good, and settled once only.
-	if got := claim(t, o, "c", later.Add(time.Hour), lease, 10); len(got) != 0 {
+	if got := claim(t, s, "c", later.Add(time.Hour), lease, 10); len(got) != 0 {
 		t.Errorf("ClaimOutbox after MarkSent = %v, want none", ids(got))
 	}
-	wantNotFound(t, "MarkSent by b twice", o.MarkSent(ctx, m.ID, "b", 7, nil, later))
-	wantNotFound(t, "settling an unknown message", o.MarkDead(ctx, m.ID+1000, "b", "x", nil, later))
+	wantNotFound(t, "MarkSent by b twice", s.MarkSent(ctx, m.ID, "b", 7, nil, later))
+	wantNotFound(t, "settling an unknown message", s.MarkDead(ctx, m.ID+1000, "b", "x", nil, later))
 }
 
 // testRescheduleAndDead: a rescheduled row is due again at its new time
 // with its failed tries counted (deferrals not); a dead one never is.
-func testRescheduleAndDead(t *testing.T, s account.Store) {
-	o := outboxOf(t, s)
+func testRescheduleAndDead(t *testing.T, s Store) {
 	ctx := t.Context()
 	now := t0.Add(time.Hour)
 	ms := queue(t, s, 42, now, now)
 	retry, dead := ms[0], ms[1]
-	claim(t, o, "a", now, time.Minute, 10)
+	claim(t, s, "a", now, time.Minute, 10)
 
 	next := now.Add(10*time.Second + time.Microsecond)
-	if err := o.Reschedule(ctx, retry.ID, "a", next, true, "502 bad gateway"); err != nil {
+	if err := s.Reschedule(ctx, retry.ID, "a", next, true, "502 bad gateway"); err != nil {
 		t.Fatalf("Reschedule(failed): %v", err)
 	}
-	if err := o.MarkDead(ctx, dead.ID, "a", "403 blocked", []byte(`{}`), now); err != nil {
+	if err := s.MarkDead(ctx, dead.ID, "a", "403 blocked", []byte(`{}`), now); err != nil {
 		t.Fatalf("MarkDead: %v", err)
 	}
 	// The lease ended with the settlement: not due before next, whoever asks.
-	if got := claim(t, o, "a", next.Add(-time.Microsecond), time.Minute, 10); len(got) != 0 {
+	if got := claim(t, s, "a", next.Add(-time.Microsecond), time.Minute, 10); len(got) != 0 {
 		t.Errorf("ClaimOutbox before the rescheduled time = %v, want none", ids(got))
 	}
-	got := claim(t, o, "b", next, time.Minute, 10)
+	got := claim(t, s, "b", next, time.Minute, 10)
 	want := *retry
 	want.NextAttemptAt, want.Attempts = next, 1
 	if diff := cmp.Diff([]account.OutboxMessage{want}, got); diff != "" {
 		t.Fatalf("ClaimOutbox at the rescheduled time (-want +got):\n%s", diff)
 	}
 	// A deferral (our own rate limit) does not count as a try.
-	if err := o.Reschedule(ctx, retry.ID, "b", next.Add(time.Second), false, ""); err != nil {
+	if err := s.Reschedule(ctx, retry.ID, "b", next.Add(time.Second), false, ""); err != nil {
 		t.Fatalf("Reschedule(deferral): %v", err)
 	}
-	got = claim(t, o, "b", next.Add(time.Second), time.Minute, 10)
+	got = claim(t, s, "b", next.Add(time.Second), time.Minute, 10)
 	want.NextAttemptAt = next.Add(time.Second)
 	if diff := cmp.Diff([]account.OutboxMessage{want}, got); diff != "" {
 		t.Errorf("ClaimOutbox after a deferral (-want +got):\n%s", diff)
 	}
-	if due, _, err := o.OutboxStats(ctx, now.Add(24*time.Hour)); err != nil || due != 1 {
+	if due, _, err := s.OutboxStats(ctx, now.Add(24*time.Hour)); err != nil || due != 1 {
 		t.Errorf("OutboxStats = %d, %v; want 1 (the dead message is not due)", due, err)
 	}
 }
 
 // testConcurrentClaims: dispatchers claiming at once never get the same
 // row, and together get every due row.
-func testConcurrentClaims(t *testing.T, s account.Store) {
-	o := outboxOf(t, s)
+func testConcurrentClaims(t *testing.T, s Store) {
 	now := t0.Add(time.Hour)
 	const rows, claimants, batch = 60, 4, 5
 	var next []time.Time
@@ -200,7 +177,7 @@ func testConcurrentClaims(t *testing.T, s account.Store) {
 		name := fmt.Sprintf("d%d", c)
 		wg.Go(func() {
 			for {
-				msgs, err := o.ClaimOutbox(t.Context(), name, now, time.Minute, batch)
+				msgs, err := s.ClaimOutbox(t.Context(), name, now, time.Minute, batch)
 				if err != nil {
 					t.Errorf("ClaimOutbox(%s): %v", name, err)
 					return
@@ -227,13 +204,12 @@ func testConcurrentClaims(t *testing.T, s account.Store) {
 
 // testOutboxStats: due counts unsent, live rows whose time has come
 // (claimed ones too); the age is that of the oldest of them.
-func testOutboxStats(t *testing.T, s account.Store) {
-	o := outboxOf(t, s)
+func testOutboxStats(t *testing.T, s Store) {
 	ctx := t.Context()
 	now := t0.Add(time.Hour)
 	stats := func(at time.Time) (int, time.Duration) {
 		t.Helper()
-		due, oldest, err := o.OutboxStats(ctx, at)
+		due, oldest, err := s.OutboxStats(ctx, at)
 		if err != nil {
 			t.Fatalf("OutboxStats: %v", err)
 		}
@@ -256,18 +232,18 @@ func testOutboxStats(t *testing.T, s account.Store) {
 	dead := insert(now.Add(-3*time.Hour), now.Add(-3*time.Hour))       // dead below
 	claimed := insert(now.Add(-20*time.Second), now.Add(-time.Second)) // claimed: still due
 
-	msgs := claim(t, o, "test", now, time.Minute, 10)
+	msgs := claim(t, s, "test", now, time.Minute, 10)
 	for _, m := range msgs {
 		var err error
 		switch m.ID {
 		case sent:
-			err = o.MarkSent(ctx, m.ID, "test", 1, nil, now)
+			err = s.MarkSent(ctx, m.ID, "test", 1, nil, now)
 		case dead:
-			err = o.MarkDead(ctx, m.ID, "test", "blocked", nil, now)
+			err = s.MarkDead(ctx, m.ID, "test", "blocked", nil, now)
 		case claimed:
 			continue
 		default:
-			err = o.Reschedule(ctx, m.ID, "test", m.NextAttemptAt, false, "")
+			err = s.Reschedule(ctx, m.ID, "test", m.NextAttemptAt, false, "")
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -288,12 +264,11 @@ func testOutboxStats(t *testing.T, s account.Store) {
 // testNextDue: the earliest time a claim could return an unsettled row:
 // its next attempt, or its lease's end when that is later; none when
 // every row is settled.
-func testNextDue(t *testing.T, s account.Store) {
-	o := outboxOf(t, s)
+func testNextDue(t *testing.T, s Store) {
 	ctx := t.Context()
 	nextDue := func() (time.Time, bool) {
 		t.Helper()
-		at, ok, err := o.NextDue(ctx)
+		at, ok, err := s.NextDue(ctx)
 		if err != nil {
 			t.Fatalf("NextDue: %v", err)
 		}
@@ -309,18 +284,18 @@ func testNextDue(t *testing.T, s account.Store) {
 		t.Errorf("NextDue = %v %v, want %v", at, ok, now)
 	}
 	const lease = 2 * time.Minute
-	claim(t, o, "a", now, lease, 1) // first, leased past later's attempt
+	claim(t, s, "a", now, lease, 1) // first, leased past later's attempt
 	if at, ok := nextDue(); !ok || !at.Equal(later.NextAttemptAt) {
 		t.Errorf("NextDue with the first row leased = %v %v, want %v", at, ok, later.NextAttemptAt)
 	}
-	if err := o.MarkSent(ctx, first.ID, "a", 1, nil, now); err != nil {
+	if err := s.MarkSent(ctx, first.ID, "a", 1, nil, now); err != nil {
 		t.Fatal(err)
 	}
-	claim(t, o, "a", later.NextAttemptAt, lease, 1)
+	claim(t, s, "a", later.NextAttemptAt, lease, 1)
 	if at, ok := nextDue(); !ok || !at.Equal(later.NextAttemptAt.Add(lease)) {
 		t.Errorf("NextDue with the last row leased = %v %v, want its lease's end %v", at, ok, later.NextAttemptAt.Add(lease))
 	}
-	if err := o.MarkDead(ctx, later.ID, "a", "gone", nil, now); err != nil {
+	if err := s.MarkDead(ctx, later.ID, "a", "gone", nil, now); err != nil {
 		t.Fatal(err)
 	}
 	if at, ok := nextDue(); ok {

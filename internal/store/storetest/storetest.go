@@ -14,25 +14,32 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tgauth/internal/account"
+	"tgauth/internal/metrics"
 )
 
-// OutboxCounter counts the rows of the outbox. account.Store offers no way
-// to read the outbox back, yet the suite must see that a rolled-back
-// InsertOutbox left no row, so the value open returns must implement it too.
-// Backends satisfy it with a test-only wrapper in their _test.go file, which
-// keeps the method out of their exported API.
-type OutboxCounter interface {
+// Store is everything a backend must do: account.Store for the Service,
+// the outbox the bot drains and the metrics read, and two counts that
+// only this suite needs. account.Store offers no way to read the outbox
+// back or to count verification codes, yet the suite must see that a
+// rolled-back InsertOutbox left no row and that a second
+// PutVerificationCode replaced the first rather than adding a row;
+// backends give the counts in a test-only wrapper in their _test.go file,
+// which keeps them out of their exported API.
+type Store interface {
+	account.Store
+	account.Outbox
+	metrics.OutboxStats
 	OutboxCount(ctx context.Context) (int, error)
+	VerificationCodeCount(ctx context.Context) (int, error)
 }
 
 // Run runs the conformance suite against stores made by open; open returns
 // a fresh, migrated, empty store for each subtest (and registers its
-// cleanup with t.Cleanup). The store must also implement Outbox,
-// OutboxCounter and VerificationCodeCounter.
-func Run(t *testing.T, open func(t *testing.T) account.Store) {
+// cleanup with t.Cleanup).
+func Run(t *testing.T, open func(t *testing.T) Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s account.Store)
+		fn   func(t *testing.T, s Store)
 	}{
 		{"InsertUserRoundTrip", testInsertUserRoundTrip},
 		{"UserByUsernameIgnoresCase", testUserByUsernameIgnoresCase},
@@ -164,13 +171,9 @@ func session(t *testing.T, r account.Reader, id string) *account.Session {
 	return sess
 }
 
-func outboxCount(t *testing.T, s account.Store) int {
+func outboxCount(t *testing.T, s Store) int {
 	t.Helper()
-	c, ok := s.(OutboxCounter)
-	if !ok {
-		t.Fatalf("store %T does not implement storetest.OutboxCounter", s)
-	}
-	n, err := c.OutboxCount(t.Context())
+	n, err := s.OutboxCount(t.Context())
 	if err != nil {
 		t.Fatalf("OutboxCount: %v", err)
 	}
@@ -184,7 +187,7 @@ func wantNotFound(t *testing.T, what string, err error) {
 	}
 }
 
-func testInsertUserRoundTrip(t *testing.T, s account.Store) {
+func testInsertUserRoundTrip(t *testing.T, s Store) {
 	// #nosec G101 -- test data: a made-up hash, no credential
 	full := &account.User{
 		Email:                   "alice@example.org",
@@ -251,7 +254,7 @@ func testInsertUserRoundTrip(t *testing.T, s account.Store) {
 	}
 }
 
-func testUserByUsernameIgnoresCase(t *testing.T, s account.Store) {
+func testUserByUsernameIgnoresCase(t *testing.T, s Store) {
 	bob, alice := newUser("bob"), newUser("Alice")
 	insertUsers(t, s, bob, alice)
 	tests := []struct {
@@ -277,7 +280,7 @@ func testUserByUsernameIgnoresCase(t *testing.T, s account.Store) {
 	}
 }
 
-func testNotFound(t *testing.T, s account.Store) {
+func testNotFound(t *testing.T, s Store) {
 	u := newUser("bob")
 	insertUsers(t, s, u)
 	check := func(who string, r account.Reader) {
@@ -304,7 +307,7 @@ func testNotFound(t *testing.T, s account.Store) {
 	wantNotFound(t, "SetLoginFailures(unknown)", errFailures)
 }
 
-func testConflict(t *testing.T, s account.Store) {
+func testConflict(t *testing.T, s Store) {
 	first := newUser("bob")
 	first.Email = "bob@example.org"
 	insertUsers(t, s, first)
@@ -350,7 +353,7 @@ func testConflict(t *testing.T, s account.Store) {
 
 // testAbsentDoNotConflict: "" is no value, so any number of users may lack
 // an email or a username.
-func testAbsentDoNotConflict(t *testing.T, s account.Store) {
+func testAbsentDoNotConflict(t *testing.T, s Store) {
 	a, b := newUser("a-user"), newUser("b-user")
 	c, d := newUser(""), newUser("")
 	c.Email, d.Email = "c@example.org", "d@example.org"
@@ -372,7 +375,7 @@ func newOutbox(chatID int64) *account.OutboxMessage {
 	}
 }
 
-func testRollbackOnError(t *testing.T, s account.Store) {
+func testRollbackOnError(t *testing.T, s Store) {
 	errBoom := errors.New("boom")
 	u := newUser("bob")
 	err := s.InTx(t.Context(), func(tx account.Tx) error {
@@ -407,7 +410,7 @@ func testRollbackOnError(t *testing.T, s account.Store) {
 	}
 }
 
-func testRollbackOnPanic(t *testing.T, s account.Store) {
+func testRollbackOnPanic(t *testing.T, s Store) {
 	u := newUser("bob")
 	recovered := func() (r any) {
 		defer func() { r = recover() }()
@@ -442,7 +445,7 @@ func testRollbackOnPanic(t *testing.T, s account.Store) {
 	}
 }
 
-func testUpdatePassword(t *testing.T, s account.Store) {
+func testUpdatePassword(t *testing.T, s Store) {
 	u, other := newUser("bob"), newUser("carol")
 	insertUsers(t, s, u, other)
 	at := t0.Add(time.Hour)
@@ -459,7 +462,7 @@ func testUpdatePassword(t *testing.T, s account.Store) {
 	}
 }
 
-func testSetLoginFailures(t *testing.T, s account.Store) {
+func testSetLoginFailures(t *testing.T, s Store) {
 	u := newUser("bob")
 	insertUsers(t, s, u)
 	steps := []struct {
@@ -484,7 +487,7 @@ func testSetLoginFailures(t *testing.T, s account.Store) {
 	}
 }
 
-func testSessionRoundTrip(t *testing.T, s account.Store) {
+func testSessionRoundTrip(t *testing.T, s Store) {
 	u := newUser("bob")
 	insertUsers(t, s, u)
 	full := &account.Session{
@@ -516,7 +519,7 @@ func testSessionRoundTrip(t *testing.T, s account.Store) {
 	}
 }
 
-func testRevokeSessions(t *testing.T, s account.Store) {
+func testRevokeSessions(t *testing.T, s Store) {
 	u, other := newUser("bob"), newUser("carol")
 	insertUsers(t, s, u, other)
 	mk := func(id string, userID int64) *account.Session {
@@ -581,7 +584,7 @@ func testRevokeSessions(t *testing.T, s account.Store) {
 	}
 }
 
-func testInsertOutboxIDs(t *testing.T, s account.Store) {
+func testInsertOutboxIDs(t *testing.T, s Store) {
 	ms := []*account.OutboxMessage{newOutbox(1), newOutbox(2), newOutbox(1)}
 	inTx(t, s, func(tx account.Tx) error {
 		for _, m := range ms[:2] {
@@ -604,7 +607,7 @@ func testInsertOutboxIDs(t *testing.T, s account.Store) {
 	}
 }
 
-func testIncrementCounter(t *testing.T, s account.Store) {
+func testIncrementCounter(t *testing.T, s Store) {
 	for i, st := range []struct {
 		key  string
 		want int64
@@ -637,7 +640,7 @@ func testIncrementCounter(t *testing.T, s account.Store) {
 	}
 }
 
-func testInitSetting(t *testing.T, s account.Store) {
+func testInitSetting(t *testing.T, s Store) {
 	steps := []struct {
 		key, value, want string
 	}{
@@ -673,13 +676,13 @@ func testInitSetting(t *testing.T, s account.Store) {
 	})
 }
 
-func testPing(t *testing.T, s account.Store) {
+func testPing(t *testing.T, s Store) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
 }
 
-func testSessionExpiryBoundary(t *testing.T, s account.Store) {
+func testSessionExpiryBoundary(t *testing.T, s Store) {
 	u := newUser("bob")
 	insertUsers(t, s, u)
 	// Microseconds that a float or a millisecond format would lose.
@@ -710,7 +713,7 @@ func testSessionExpiryBoundary(t *testing.T, s account.Store) {
 
 // testConcurrent runs writers and readers at once: none may see an error
 // (SQLite's SQLITE_BUSY in particular) and every committed row must be there.
-func testConcurrent(t *testing.T, s account.Store) {
+func testConcurrent(t *testing.T, s Store) {
 	const writers, perWriter, readers = 8, 20, 4
 	ctx := t.Context()
 	seed := newUser("seed")
@@ -783,7 +786,7 @@ func testConcurrent(t *testing.T, s account.Store) {
 	}
 }
 
-func testCancelledBeforeInTx(t *testing.T, s account.Store) {
+func testCancelledBeforeInTx(t *testing.T, s Store) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	err := s.InTx(ctx, func(tx account.Tx) error {
@@ -799,7 +802,7 @@ func testCancelledBeforeInTx(t *testing.T, s account.Store) {
 
 // testCancelledInsideInTx: a context that ends before the commit must not
 // commit, even when fn returns nil.
-func testCancelledInsideInTx(t *testing.T, s account.Store) {
+func testCancelledInsideInTx(t *testing.T, s Store) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	err := s.InTx(ctx, func(tx account.Tx) error {
@@ -831,7 +834,7 @@ func wantUTC(t *testing.T, what string, times ...time.Time) {
 
 // testUserByEmail: login by email matches case-insensitively (ASCII; the
 // SQLite backend folds ASCII only) and keeps the stored case.
-func testUserByEmail(t *testing.T, s account.Store) {
+func testUserByEmail(t *testing.T, s Store) {
 	alice := newUser("")
 	alice.Email = "Alice.Liddell@Example.org"
 	bob := newUser("bob") // no email
@@ -884,7 +887,7 @@ func newSession(id string, userID int64) *account.Session {
 		LastUsedAt: t0, ExpiresAt: t0.Add(time.Hour), IP: "192.0.2.1", UserAgent: "curl/8.0"}
 }
 
-func testUpdateSession(t *testing.T, s account.Store) {
+func testUpdateSession(t *testing.T, s Store) {
 	u := newUser("bob")
 	insertUsers(t, s, u)
 	sess, other := newSession("s1", u.ID), newSession("s2", u.ID)
@@ -947,7 +950,7 @@ func testUpdateSession(t *testing.T, s account.Store) {
 // ErrNotFound: "revoke unless revoked already" is idempotent, and the
 // Service only revokes a session it has just read in the same transaction.
 // The suite pins nil so that every backend agrees.
-func testRevokeSession(t *testing.T, s account.Store) {
+func testRevokeSession(t *testing.T, s Store) {
 	u := newUser("bob")
 	insertUsers(t, s, u)
 	sess, other := newSession("s1", u.ID), newSession("s2", u.ID)
@@ -983,21 +986,9 @@ func testRevokeSession(t *testing.T, s account.Store) {
 	wantNotFound(t, "Session after RevokeSession(unknown)", err)
 }
 
-// VerificationCodeCounter counts the rows of verification_codes. The Tx
-// reads a code by user and purpose only, so it cannot show that a second
-// PutVerificationCode replaced the first rather than adding a row; like
-// OutboxCounter, backends implement it in a test-only wrapper.
-type VerificationCodeCounter interface {
-	VerificationCodeCount(ctx context.Context) (int, error)
-}
-
-func verificationCodeCount(t *testing.T, s account.Store) int {
+func verificationCodeCount(t *testing.T, s Store) int {
 	t.Helper()
-	c, ok := s.(VerificationCodeCounter)
-	if !ok {
-		t.Fatalf("store %T does not implement storetest.VerificationCodeCounter", s)
-	}
-	n, err := c.VerificationCodeCount(t.Context())
+	n, err := s.VerificationCodeCount(t.Context())
 	if err != nil {
 		t.Fatalf("VerificationCodeCount: %v", err)
 	}
@@ -1034,7 +1025,7 @@ func newCode(userID int64, purpose, hash string) *account.VerificationCode {
 		CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}
 }
 
-func testVerificationCodeNotFound(t *testing.T, s account.Store) {
+func testVerificationCodeNotFound(t *testing.T, s Store) {
 	u, other := newUser("bob"), newUser("carol")
 	insertUsers(t, s, u, other)
 	putVerificationCodes(t, s, newCode(u.ID, account.PurposePasswordReset, "h"))
@@ -1057,7 +1048,7 @@ func testVerificationCodeNotFound(t *testing.T, s account.Store) {
 	})
 }
 
-func testPutVerificationCodeRoundTrip(t *testing.T, s account.Store) {
+func testPutVerificationCodeRoundTrip(t *testing.T, s Store) {
 	u := newUser("bob")
 	insertUsers(t, s, u)
 	// Every field set, consumed and tried: nothing may read back as a default.
@@ -1108,7 +1099,7 @@ func testPutVerificationCodeRoundTrip(t *testing.T, s account.Store) {
 // consumption, so an old burned or used code cannot taint the new one. The
 // suite does not pin whether the ID is kept or renewed, only that c.ID
 // names the stored row.
-func testPutVerificationCodeReplaces(t *testing.T, s account.Store) {
+func testPutVerificationCodeReplaces(t *testing.T, s Store) {
 	u, other := newUser("bob"), newUser("carol")
 	insertUsers(t, s, u, other)
 	const reset, change = account.PurposePasswordReset, "email_change"
@@ -1152,7 +1143,7 @@ func testPutVerificationCodeReplaces(t *testing.T, s account.Store) {
 	}
 }
 
-func testUpdateVerificationCode(t *testing.T, s account.Store) {
+func testUpdateVerificationCode(t *testing.T, s Store) {
 	u := newUser("bob")
 	insertUsers(t, s, u)
 	c, other := newCode(u.ID, account.PurposePasswordReset, "h"), newCode(u.ID, "email_change", "h2")
@@ -1202,7 +1193,7 @@ func testUpdateVerificationCode(t *testing.T, s account.Store) {
 // testVerificationCodeExpiryBoundary: the Service refuses a code once
 // !now.Before(ExpiresAt), so ExpiresAt must read back to the microsecond
 // and in UTC, whatever zone it was handed in.
-func testVerificationCodeExpiryBoundary(t *testing.T, s account.Store) {
+func testVerificationCodeExpiryBoundary(t *testing.T, s Store) {
 	u := newUser("bob")
 	insertUsers(t, s, u)
 	exp := time.Date(2031, 12, 31, 23, 59, 59, 999999000, time.UTC)
@@ -1237,7 +1228,7 @@ func newLinkCode(hash string, userID int64) *account.LinkCode {
 // testInsertLinkCode: the store has no link-code read yet, so the suite
 // sees only errors. That a hash is "still there" is shown by a later insert
 // of it still conflicting; the row's other columns cannot be checked.
-func testInsertLinkCode(t *testing.T, s account.Store) {
+func testInsertLinkCode(t *testing.T, s Store) {
 	u, other := newUser("bob"), newUser("carol")
 	insertUsers(t, s, u, other)
 	insert := func(cs ...*account.LinkCode) error {
