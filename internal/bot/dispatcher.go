@@ -14,7 +14,6 @@ import (
 	"tgauth/internal/metrics"
 )
 
-
 // DispatcherOptions tune a Dispatcher. Zero values take the defaults noted.
 type DispatcherOptions struct {
 	PollInterval time.Duration // 200ms: how often an idle dispatcher looks for due rows
