@@ -230,11 +230,13 @@ var errBadButton = errors.New("bad button")
 
 // pressOutcome is what a button press did: Answer pops up over the chat;
 // Edit, when not "", is added to the message, whose buttons go (Replace:
-// it becomes the message's whole text).
+// it becomes the message's whole text). Name is the account the edit
+// names, shown as code (Message.Inert).
 type pressOutcome struct {
 	Answer  string
 	Edit    string
 	Replace bool
+	Name    string
 }
 
 // handleCallback acts on a button press. The query is answered exactly
@@ -280,7 +282,7 @@ func (p *Poller) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery) 
 	if !out.Replace && msg.Text != "" && len(msg.Text)+len(out.Edit) < 4000 {
 		text = msg.Text + "\n\n" + out.Edit
 	}
-	if err := p.client.EditText(ctx, chatID, msg.MessageID, text); err != nil && !notModified(err) {
+	if err := p.client.EditText(ctx, chatID, msg.MessageID, text, out.Name); err != nil && !notModified(err) {
 		return err
 	}
 	return nil
@@ -299,6 +301,7 @@ func (p *Poller) press(ctx context.Context, chatID int64, action, arg string) (p
 		return pressOutcome{
 			Answer: "Signed out everywhere.",
 			Edit:   "Signed out everywhere: every session of " + u.Name() + " has ended.",
+			Name:   u.Name(),
 		}, nil
 	}
 
@@ -314,12 +317,13 @@ func (p *Poller) press(ctx context.Context, chatID int64, action, arg string) (p
 			return pressOutcome{}, err
 		}
 		if !yes {
-			return pressOutcome{Answer: "Not linked.", Edit: u.Name() + " is not linked to this chat.", Replace: true}, nil
+			return pressOutcome{Answer: "Not linked.", Edit: u.Name() + " is not linked to this chat.", Replace: true, Name: u.Name()}, nil
 		}
 		return pressOutcome{
 			Answer:  "Linked.",
 			Edit:    "This chat is now linked to " + u.Name() + ". Password-reset codes and security notices for it will come here.",
 			Replace: true,
+			Name:    u.Name(),
 		}, nil
 	case ActionUnlink:
 		u, err := p.accounts.UnlinkChat(ctx, chatID, userID)
@@ -329,6 +333,7 @@ func (p *Poller) press(ctx context.Context, chatID int64, action, arg string) (p
 		return pressOutcome{
 			Answer: "Unlinked.",
 			Edit:   u.Name() + " is no longer linked to this chat.",
+			Name:   u.Name(),
 		}, nil
 	case ActionReset:
 		u, queued, err := p.accounts.ResetFromChat(ctx, chatID, userID)
@@ -339,7 +344,7 @@ func (p *Poller) press(ctx context.Context, chatID int64, action, arg string) (p
 			// Keep the buttons: they work again in a minute.
 			return pressOutcome{Answer: "A code was sent less than a minute ago: use that one, or try again in a minute."}, nil
 		}
-		return pressOutcome{Answer: "A reset code is on its way.", Edit: replyResetQueued(u.Name())}, nil
+		return pressOutcome{Answer: "A reset code is on its way.", Edit: replyResetQueued(u.Name()), Name: u.Name()}, nil
 	}
 	return pressOutcome{}, errBadButton
 }

@@ -184,8 +184,8 @@ func TestDispatchNewSignInHasNotMeButton(t *testing.T) {
 	e.run()
 	e.queue(5, account.NoticeNewSignIn, account.Notice{SessionID: "sess-123", IP: "203.0.113.9", UserAgent: "curl/8"})
 	m := e.waitFor(5)
-	if !strings.Contains(m.Text, "203.0.113.9") || !strings.Contains(m.Text, "curl/8") {
-		t.Errorf("text = %q, want the IP and user agent", m.Text)
+	if !strings.Contains(m.Text, "203.0.113.9") || !strings.Contains(m.Text, "(curl)") {
+		t.Errorf("text = %q, want the IP and the device its agent names", m.Text)
 	}
 	var kb struct {
 		InlineKeyboard [][]struct {

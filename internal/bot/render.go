@@ -3,6 +3,7 @@ package bot
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -17,7 +18,9 @@ func render(m account.OutboxMessage, signer *Signer) (Message, error) {
 		return Message{}, fmt.Errorf("render %s notice %d: %w", m.Kind, m.ID, err)
 	}
 	name := "“" + n.Account + "”"
-	out := Message{ChatID: m.ChatID, Kind: string(m.Kind)}
+	// The name is the account's own, but a registration may send it to
+	// any chat: it is shown as code, never as a link.
+	out := Message{ChatID: m.ChatID, Kind: string(m.Kind), Inert: []string{n.Account}}
 	switch m.Kind {
 	case account.NoticeConfirmChat:
 		arg := strconv.FormatInt(n.UserID, 10)
@@ -72,24 +75,17 @@ func clock(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 MST")
 }
 
-// from describes where a session came from, or nothing when unknown.
+// from describes where a session came from: its address, when it is one,
+// and the device its agent names (see device), or nothing when unknown.
 func from(n account.Notice) string {
-	switch {
-	case n.IP != "" && n.UserAgent != "":
-		return " from " + n.IP + " (" + truncate(n.UserAgent, 120) + ")"
-	case n.IP != "":
-		return " from " + n.IP
+	var out string
+	if ip, err := netip.ParseAddr(n.IP); err == nil {
+		out = " from " + ip.String()
 	}
-	return ""
-}
-
-// truncate cuts s to at most n runes.
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
+	if n.UserAgent != "" {
+		out += " (" + device(n.UserAgent) + ")"
 	}
-	return string(r[:n]) + "…"
+	return out
 }
 
 // scrub returns the payload with any code removed: once a message is

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
@@ -22,6 +23,10 @@ type Message struct {
 	ChatID  int64
 	Text    string
 	Buttons [][]Button // rows of buttons; nil for none
+	// Inert are user-supplied strings in Text (an account name): each
+	// place they appear is sent as code, which no Telegram app shows as
+	// a link, a mention or a command.
+	Inert []string
 	// Kind names what the message is, for logs; it is not sent.
 	Kind string
 }
@@ -83,6 +88,7 @@ func (c *Client) Send(ctx context.Context, m Message) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	cfg := tgbotapi.NewMessage(m.ChatID, m.Text)
+	cfg.Entities = codeEntities(m.Text, m.Inert)
 	cfg.DisableWebPagePreview = true
 	if m.Buttons != nil {
 		cfg.ReplyMarkup = keyboard(m.Buttons)
@@ -119,11 +125,14 @@ func (c *Client) AnswerCallback(ctx context.Context, id, text string) error {
 }
 
 // EditText replaces the text of a message the bot sent, dropping its
-// buttons.
-func (c *Client) EditText(ctx context.Context, chatID int64, messageID int, text string) error {
+// buttons; inert are shown as code, as Message.Inert.
+func (c *Client) EditText(ctx context.Context, chatID int64, messageID int, text string, inert ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	if _, err := c.api(ctx).Request(tgbotapi.NewEditMessageText(chatID, messageID, text)); err != nil {
+	cfg := tgbotapi.NewEditMessageText(chatID, messageID, text)
+	cfg.Entities = codeEntities(text, inert)
+	cfg.DisableWebPagePreview = true
+	if _, err := c.api(ctx).Request(cfg); err != nil {
 		return c.redact(fmt.Errorf("edit message: %w", err))
 	}
 	return nil
@@ -204,4 +213,37 @@ func (d DryRun) Send(ctx context.Context, m Message) (int, error) {
 	d.Log.InfoContext(ctx, "dry run: would send", slog.Int64("chat_id", m.ChatID), slog.String("kind", m.Kind),
 		slog.Int("buttons", len(m.Buttons)))
 	return 0, nil
+}
+
+// codeEntities marks every place one of inert appears in text as code.
+// Offsets and lengths count UTF-16 units, as Telegram does.
+func codeEntities(text string, inert []string) []tgbotapi.MessageEntity {
+	var ents []tgbotapi.MessageEntity
+	for _, part := range inert {
+		if part == "" {
+			continue
+		}
+		for i := 0; ; {
+			j := strings.Index(text[i:], part)
+			if j < 0 {
+				break
+			}
+			start := i + j
+			ents = append(ents, tgbotapi.MessageEntity{
+				Type:   "code",
+				Offset: utf16Len(text[:start]),
+				Length: utf16Len(part),
+			})
+			i = start + len(part)
+		}
+	}
+	return ents
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
 }

@@ -23,6 +23,7 @@ type Sent struct {
 	Text                  string // exactly as sent
 	ParseMode             string
 	ReplyMarkup           string // raw JSON as sent; "" when none
+	Entities              string // raw JSON as sent; "" when none
 	DisableWebPagePreview bool
 	MessageID             int
 	At                    time.Time // by the server's clock
@@ -37,6 +38,7 @@ type Edit struct {
 	Text            string // the message's text after the edit
 	ParseMode       string
 	ReplyMarkup     string // raw JSON as sent; "" removes the inline keyboard
+	Entities        string // raw JSON as sent; "" when none
 	At              time.Time
 }
 
@@ -59,6 +61,15 @@ type botMessage struct {
 	date   int64
 	text   string
 	markup string // compact JSON of an inline keyboard, or ""
+}
+
+// entities is the raw JSON of a call's entities, "" when none (the
+// library sends "null" for none).
+func entities(p params) string {
+	if e := p["entities"]; e != "null" {
+		return e
+	}
+	return ""
 }
 
 func utf16Len(s string) int {
@@ -184,6 +195,7 @@ func (s *Server) sendMessage(_ context.Context, p params) (any, error) {
 		Text:                  text,
 		ParseMode:             p["parse_mode"],
 		ReplyMarkup:           p["reply_markup"],
+		Entities:              entities(p),
 		DisableWebPagePreview: p.boolParam("disable_web_page_preview"),
 		MessageID:             id,
 		At:                    now,
@@ -232,6 +244,7 @@ func (s *Server) edit(method string, p params, text *string) (any, error) {
 		Method:      method,
 		ParseMode:   p["parse_mode"],
 		ReplyMarkup: p["reply_markup"],
+		Entities:    entities(p),
 	}
 	if text != nil {
 		rec.Text = *text
