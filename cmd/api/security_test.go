@@ -2,9 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -215,7 +212,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	p2 := post("/v2/auth/login", "", "username", "bob", "password", pw2)
 	keep(str(p2, "access"), str(p2, "refresh"))
 	post("/v1/auth/forgot_password", "", "username", "bob")
-	code := resetCode(t, dbPath)
+	code := accounttest.OutboxResetCode(t, dbPath)
 	keep(code)
 	post("/v1/auth/confirm_new_password", "", "username", "bob", "verification_code", code, "new_password", pw3)
 
@@ -246,24 +243,4 @@ func TestNoSecretsInLogs(t *testing.T) {
 	if t.Failed() {
 		t.Logf("log:\n%s", logs)
 	}
-}
-
-// resetCode reads the newest reset code from the outbox, as the bot would.
-func resetCode(t *testing.T, dbPath string) string {
-	t.Helper()
-	db, err := sql.Open("sqlite", dbPath+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var payload string
-	err = db.QueryRowContext(context.Background(), `SELECT payload FROM outbox WHERE kind = 'reset_code' ORDER BY id DESC LIMIT 1`).Scan(&payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n struct{ Code string }
-	if err := json.Unmarshal([]byte(payload), &n); err != nil || n.Code == "" {
-		t.Fatalf("reset notice %s: %v", payload, err)
-	}
-	return n.Code
 }

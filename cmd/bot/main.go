@@ -112,11 +112,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		}
 		workers = append(workers, run)
 	}
+	sealer, err := app.Sealer(cfg, log)
+	if err != nil {
+		return err
+	}
 	dispatcher := bot.NewDispatcher(store, sender, signer, pacer, log, bot.DispatcherOptions{
 		PollInterval: cfg.Outbox.PollInterval,
 		Lease:        cfg.Outbox.Lease,
 		Wake:         wake,
 		Metrics:      botMetrics,
+		Sealer:       sealer,
 	})
 	workers = append(workers, dispatcher.Run)
 	if cfg.Bot.MetricsAddr != "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"net"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"tgauth/internal/account"
+	"tgauth/internal/accounttest"
 	"tgauth/internal/app"
 	"tgauth/internal/config"
 	"tgauth/internal/telegramtest"
@@ -91,16 +91,7 @@ func forgot(t *testing.T, dbPath string, chatID string) string {
 	if err := svc.ForgotPassword(ctx, account.ResetParams{Username: "bob"}); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", dbPath+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var code string
-	if err := db.QueryRow(`SELECT json_extract(payload, '$.code') FROM outbox WHERE kind = 'reset_code'`).Scan(&code); err != nil {
-		t.Fatal(err)
-	}
-	return code
+	return accounttest.OutboxResetCode(t, dbPath)
 }
 
 func TestBotDeliversResetCode(t *testing.T) {

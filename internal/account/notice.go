@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -58,6 +59,8 @@ type Outbox interface {
 // Notice is what an outbox message says; the bot renders it as text. It
 // names the account and never carries a password or a token. Code is the
 // one secret it may carry: a reset code, for the chat that asked for it.
+// In the database the code is sealed (SealedCode) when the Service has a
+// Sealer; Open turns it back into Code for the bot.
 type Notice struct {
 	UserID      int64     `json:"user_id"`
 	Account     string    `json:"account"`
@@ -67,6 +70,7 @@ type Notice struct {
 	IP          string    `json:"ip,omitempty"`
 	UserAgent   string    `json:"user_agent,omitempty"`
 	Code        string    `json:"code,omitempty"`
+	SealedCode  string    `json:"sealed_code,omitempty"`
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 }
 
@@ -89,4 +93,47 @@ func queueNotice(ctx context.Context, tx Tx, u *User, kind NoticeKind, n Notice)
 		CreatedAt:     n.At,
 		NextAttemptAt: n.At,
 	})
+}
+
+// DecodeNotice reads the Notice an outbox payload holds.
+func DecodeNotice(payload []byte) (Notice, error) {
+	var n Notice
+	if err := json.Unmarshal(payload, &n); err != nil {
+		return Notice{}, fmt.Errorf("decode notice: %w", err)
+	}
+	return n, nil
+}
+
+// Open turns a sealed code back into Code with s. A notice without one
+// needs no Sealer.
+func (n *Notice) Open(s *Sealer) error {
+	if n.SealedCode == "" {
+		return nil
+	}
+	if s == nil {
+		return errors.New("the notice holds a sealed code and the bot has no seal key: give it the API's outbox.seal_key")
+	}
+	code, err := s.open(n.UserID, n.SealedCode)
+	if err != nil {
+		return err
+	}
+	n.Code, n.SealedCode = code, ""
+	return nil
+}
+
+// Expired reports whether n carries a code that expired by now: sending
+// it late would only confuse.
+func (n *Notice) Expired(now time.Time) bool {
+	return !n.ExpiresAt.IsZero() && !now.Before(n.ExpiresAt)
+}
+
+// Scrubbed returns n as a payload without its code, sealed or not: once a
+// message is settled its code has no business staying in the database.
+func (n Notice) Scrubbed() []byte {
+	n.Code, n.SealedCode = "", ""
+	b, err := json.Marshal(n)
+	if err != nil {
+		panic(err) // a Notice of strings and times always encodes
+	}
+	return b
 }

@@ -119,7 +119,11 @@ func (s *Service) queueResetCode(ctx context.Context, tx Tx, u *User, purpose st
 	if err := tx.PutVerificationCode(ctx, c); err != nil {
 		return false, err
 	}
-	return true, queueNotice(ctx, tx, u, NoticeResetCode, Notice{At: now, Code: code, ExpiresAt: c.ExpiresAt})
+	n := Notice{At: now, Code: code, ExpiresAt: c.ExpiresAt}
+	if s.sealer != nil {
+		n.Code, n.SealedCode = "", s.sealer.seal(u.ID, code)
+	}
+	return true, queueNotice(ctx, tx, u, NoticeResetCode, n)
 }
 
 // ConfirmParams is a reset code and the password it lets one set.

@@ -39,6 +39,9 @@ type Options struct {
 	// another process's writes, such as the bot's "Not me", are seen
 	// within SessionCacheTTL. 0 (the default) reads the store every time.
 	SessionCacheTTL time.Duration
+	// Sealer, when set, seals the reset codes the outbox carries (see
+	// Sealer); nil keeps them in clear until the bot has sent them.
+	Sealer *Sealer
 }
 
 // Service carries out tgauth's use cases, each in one transaction.
@@ -52,6 +55,7 @@ type Service struct {
 	codeKey     []byte
 	botUsername string
 	forgotFloor time.Duration
+	sealer      *Sealer
 	auth        *authCache // nil: no caching (it reads through)
 }
 
@@ -68,6 +72,7 @@ func NewService(store Store, hasher *password.Hasher, tokens *token.Issuer, opts
 		codeKey:     opts.CodeKey,
 		botUsername: opts.BotUsername,
 		forgotFloor: cmp.Or(opts.ForgotPasswordFloor, 100*time.Millisecond),
+		sealer:      opts.Sealer,
 	}
 	if s.now == nil {
 		s.now = time.Now

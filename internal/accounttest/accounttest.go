@@ -5,12 +5,16 @@ package accounttest
 
 import (
 	"context"
+	"database/sql"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"tgauth/internal/account"
+	"tgauth/internal/app"
 	"tgauth/internal/clocktest"
+	"tgauth/internal/config"
 	"tgauth/internal/password"
 	"tgauth/internal/store/sqlite"
 	"tgauth/internal/token"
@@ -89,4 +93,35 @@ func ConfirmChat(tb testing.TB, path string, userID, chatID int64) {
 	if err != nil {
 		tb.Fatalf("confirm chat %d of user %d: %v", chatID, userID, err)
 	}
+}
+
+// OutboxResetCode returns the newest reset code in the outbox of the
+// SQLite database at path, opened as the bot opens it (with the seal key
+// beside the database), for tests of a process that has no bot beside it.
+func OutboxResetCode(tb testing.TB, path string) string {
+	tb.Helper()
+	db, err := sql.Open("sqlite", path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var payload []byte
+	err = db.QueryRow(`SELECT payload FROM outbox WHERE kind = ? ORDER BY id DESC LIMIT 1`, account.NoticeResetCode).Scan(&payload)
+	if err != nil {
+		tb.Fatalf("no reset code in the outbox: %v", err)
+	}
+	var cfg config.Config
+	cfg.Database.Path = path
+	sealer, err := app.Sealer(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n, err := account.DecodeNotice(payload)
+	if err == nil {
+		err = n.Open(sealer)
+	}
+	if err != nil || n.Code == "" {
+		tb.Fatalf("reset notice %s: %v", payload, err)
+	}
+	return n.Code
 }

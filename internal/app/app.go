@@ -125,6 +125,10 @@ func NewService(ctx context.Context, cfg config.Config, store account.Store, log
 	if err != nil {
 		return nil, err
 	}
+	sealer, err := Sealer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	hasher := password.NewHasher(password.DefaultParams, cfg.Password.MaxConcurrentHashes)
 	return account.NewService(store, hasher, issuer, account.Options{
 		AccessTTL:       cfg.JWT.AccessTTL,
@@ -132,6 +136,7 @@ func NewService(ctx context.Context, cfg config.Config, store account.Store, log
 		CodeKey:         codeKey,
 		BotUsername:     cfg.Telegram.BotUsername,
 		SessionCacheTTL: cfg.Auth.SessionCacheTTL,
+		Sealer:          sealer,
 	}), nil
 }
 

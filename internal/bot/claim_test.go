@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -15,11 +14,7 @@ import (
 // returns it as Telegram got it.
 func (e *env) deliver(q queued) telegramtest.Sent {
 	e.t.Helper()
-	payload, err := json.Marshal(q.Notice)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	m, err := render(account.OutboxMessage{ChatID: q.ChatID, Kind: q.Kind, Payload: payload}, e.signer)
+	m, err := render(account.OutboxMessage{ChatID: q.ChatID, Kind: q.Kind}, q.Notice, e.signer)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -31,6 +30,9 @@ type DispatcherOptions struct {
 	MaxAttempts int              // 25 failed tries and a message is given up
 	Now         func() time.Time // time.Now
 	Metrics     *metrics.Bot     // nil: none recorded
+	// Sealer opens the reset codes the API sealed; nil for an outbox that
+	// holds none (a sealed one is then given up, saying why).
+	Sealer *account.Sealer
 }
 
 func (o *DispatcherOptions) defaults() {
@@ -177,13 +179,23 @@ func (d *Dispatcher) pass(ctx context.Context) (int, error) {
 // deliver sends one claimed message at its slot and settles it.
 func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessage, slot time.Time) {
 	now := d.opts.Now()
-	if expired(m, now) {
-		d.dead(settle, m, "reset code expired before it could be sent")
+	n, err := account.DecodeNotice(m.Payload)
+	if err != nil {
+		d.dead(settle, m, m.Payload, fmt.Sprintf("notice %d: %v", m.ID, err))
 		return
 	}
-	msg, err := render(m, d.signer)
+	settled := n.Scrubbed() // the payload once the message is settled
+	if n.Expired(now) {
+		d.dead(settle, m, settled, "reset code expired before it could be sent")
+		return
+	}
+	if err := n.Open(d.opts.Sealer); err != nil {
+		d.dead(settle, m, settled, err.Error())
+		return
+	}
+	msg, err := render(m, n, d.signer)
 	if err != nil {
-		d.dead(settle, m, err.Error())
+		d.dead(settle, m, settled, err.Error())
 		return
 	}
 	if err := d.pacer.WaitSlot(ctx, slot); err != nil {
@@ -201,7 +213,7 @@ func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessag
 	if err == nil {
 		d.opts.Metrics.Send(metrics.SendSent)
 		d.pacer.Sent(settle, m.ChatID)
-		if err := d.outbox.MarkSent(settle, m.ID, d.claimant, id, scrub(m.Payload), now); err != nil {
+		if err := d.outbox.MarkSent(settle, m.ID, d.claimant, id, settled, now); err != nil {
 			d.log.Warn("outbox mark sent", slog.Int64("outbox_id", m.ID), slog.String("error", err.Error()))
 		}
 		d.log.Info("sent", slog.Int64("outbox_id", m.ID), slog.Int64("chat_id", m.ChatID), slog.String("kind", msg.Kind))
@@ -209,14 +221,14 @@ func (d *Dispatcher) deliver(ctx, settle context.Context, m account.OutboxMessag
 	}
 	switch outcome, wait := Classify(err); {
 	case outcome == Permanent:
-		d.dead(settle, m, err.Error())
+		d.dead(settle, m, settled, err.Error())
 	case outcome == Throttled:
 		d.opts.Metrics.Throttled()
 		d.opts.Metrics.Send(metrics.SendRetried)
 		d.pacer.Delay(settle, m.ChatID, now.Add(wait))
 		d.reschedule(settle, m, now.Add(wait), false, err.Error())
 	case m.Attempts+1 >= d.opts.MaxAttempts:
-		d.dead(settle, m, fmt.Sprintf("gave up after %d tries: %s", m.Attempts+1, err))
+		d.dead(settle, m, settled, fmt.Sprintf("gave up after %d tries: %s", m.Attempts+1, err))
 	default:
 		d.opts.Metrics.Send(metrics.SendRetried)
 		d.reschedule(settle, m, now.Add(d.backoff(m.Attempts)), true, err.Error())
@@ -243,24 +255,12 @@ func (d *Dispatcher) reschedule(ctx context.Context, m account.OutboxMessage, ne
 	}
 }
 
-func (d *Dispatcher) dead(ctx context.Context, m account.OutboxMessage, reason string) {
+// dead gives m up, keeping payload (its notice without the code) and why.
+func (d *Dispatcher) dead(ctx context.Context, m account.OutboxMessage, payload []byte, reason string) {
 	d.opts.Metrics.Send(metrics.SendDead)
 	d.log.Warn("message given up", slog.Int64("outbox_id", m.ID), slog.Int64("chat_id", m.ChatID),
 		slog.String("kind", string(m.Kind)), slog.String("reason", reason))
-	if err := d.outbox.MarkDead(ctx, m.ID, d.claimant, reason, scrub(m.Payload), d.opts.Now()); err != nil {
+	if err := d.outbox.MarkDead(ctx, m.ID, d.claimant, reason, payload, d.opts.Now()); err != nil {
 		d.log.Warn("outbox mark dead", slog.Int64("outbox_id", m.ID), slog.String("error", err.Error()))
 	}
-}
-
-// expired reports whether m is a reset code past its expiry: sending it
-// late would only confuse.
-func expired(m account.OutboxMessage, now time.Time) bool {
-	if m.Kind != account.NoticeResetCode {
-		return false
-	}
-	var n account.Notice
-	if err := json.Unmarshal(m.Payload, &n); err != nil {
-		return false // render reports it
-	}
-	return !now.Before(n.ExpiresAt)
 }

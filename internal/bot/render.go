@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -10,13 +9,9 @@ import (
 	"tgauth/internal/account"
 )
 
-// render turns an outbox message into the text a person reads. Times are
+// render turns an outbox message, whose notice is n (decoded and opened), into the text a person reads. Times are
 // shown in UTC: the bot does not know the reader's zone.
-func render(m account.OutboxMessage, signer *Signer) (Message, error) {
-	var n account.Notice
-	if err := json.Unmarshal(m.Payload, &n); err != nil {
-		return Message{}, fmt.Errorf("render %s notice %d: %w", m.Kind, m.ID, err)
-	}
+func render(m account.OutboxMessage, n account.Notice, signer *Signer) (Message, error) {
 	name := "“" + n.Account + "”"
 	// The name is the account's own, but a registration may send it to
 	// any chat: it is shown as code, never as a link.
@@ -84,24 +79,6 @@ func from(n account.Notice) string {
 	}
 	if n.UserAgent != "" {
 		out += " (" + device(n.UserAgent) + ")"
-	}
-	return out
-}
-
-// scrub returns the payload with any code removed: once a message is
-// settled its code has no business staying in the database.
-func scrub(payload []byte) []byte {
-	var n map[string]any
-	if json.Unmarshal(payload, &n) != nil {
-		return payload
-	}
-	if _, ok := n["code"]; !ok {
-		return payload
-	}
-	delete(n, "code")
-	out, err := json.Marshal(n)
-	if err != nil {
-		return payload
 	}
 	return out
 }

@@ -111,6 +111,11 @@ type Outbox struct {
 	// Lease is how long a claimed message stays with the dispatcher that
 	// claimed it; a dispatcher that dies holding one frees it when it lapses.
 	Lease time.Duration `koanf:"lease"`
+	// SealKey seals the reset codes in the outbox; the API and the bot
+	// must share it. Empty: on SQLite a key is generated into a file
+	// beside the database (database.path + ".key"); on PostgreSQL codes
+	// stay in clear until sent. At least MinSecretLen bytes when set.
+	SealKey string `koanf:"seal_key" secret:"true"`
 }
 
 // Bot configures the bot process beyond its Telegram client.

@@ -125,6 +125,7 @@ func TestEveryExampleKeyFromEnv(t *testing.T) {
 		"http.idle_timeout":              {"4s", 4 * time.Second, func(c Config) any { return c.HTTP.IdleTimeout }},
 		"http.shutdown_timeout":          {"90s", 90 * time.Second, func(c Config) any { return c.HTTP.ShutdownTimeout }},
 		"jwt.secret":                     {strings.Repeat("s", 40), strings.Repeat("s", 40), func(c Config) any { return c.JWT.Secret }},
+		"outbox.seal_key":                {strings.Repeat("k", 40), strings.Repeat("k", 40), func(c Config) any { return c.Outbox.SealKey }},
 		"jwt.issuer":                     {"issuer-x", "issuer-x", func(c Config) any { return c.JWT.Issuer }},
 		"jwt.access_ttl":                 {"15m", 15 * time.Minute, func(c Config) any { return c.JWT.AccessTTL }},
 		"jwt.refresh_ttl":                {"48h", 48 * time.Hour, func(c Config) any { return c.JWT.RefreshTTL }},

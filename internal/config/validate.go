@@ -55,6 +55,9 @@ func (c Config) validate() error {
 	if c.JWT.Secret != "" && len(c.JWT.Secret) < MinSecretLen {
 		bad("jwt.secret", "must be at least %d bytes when set (leave it empty to generate one)", MinSecretLen)
 	}
+	if c.Outbox.SealKey != "" && len(c.Outbox.SealKey) < MinSecretLen {
+		bad("outbox.seal_key", "must be at least %d bytes when set", MinSecretLen)
+	}
 	if c.JWT.Issuer == "" {
 		bad("jwt.issuer", "must not be empty")
 	}

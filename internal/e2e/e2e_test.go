@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -255,7 +257,22 @@ func TestBotCommands(t *testing.T) {
 		s.tg.InjectMessage(chat, st.send)
 		s.awaitText(ctx, chat, st.want)
 	}
-	resetCode(t, s.awaitText(ctx, chat, "Your password reset code for “carol” is").Text)
+	code := resetCode(t, s.awaitText(ctx, chat, "Your password reset code for “carol” is").Text)
+	// The code reached the chat, and a copy of the database and its WAL
+	// holds it nowhere: it was sealed in the outbox, under a key in a file
+	// of its own (owner-only, like the database).
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(s.cfg.Database.Path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(code)) {
+			t.Errorf("tgauth.db%s holds the reset code %s", suffix, code)
+		}
+	}
+	if fi, err := os.Stat(s.cfg.Database.Path + ".key"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("seal key file: %v, %v; want mode 0600", fi, err)
+	}
 
 	s.tg.InjectMessage(chat, "/unlink")
 	confirm := s.awaitText(ctx, chat, "Unlink carol from this chat?")

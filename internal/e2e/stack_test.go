@@ -158,7 +158,12 @@ func (s *stack) newBot(opts botOptions) *botProcess {
 		poller := bot.NewPoller(client, svc, signer, log, bot.PollerOptions{Pace: pacer.Wait, Sent: pacer.Sent})
 		p.workers = append(p.workers, poller.Run)
 	}
-	d := bot.NewDispatcher(store, client, signer, pacer, log, bot.DispatcherOptions{PollInterval: opts.pollInterval})
+	sealer, err := app.Sealer(s.cfg, log)
+	if err != nil {
+		store.Close()
+		s.tb.Fatal(err)
+	}
+	d := bot.NewDispatcher(store, client, signer, pacer, log, bot.DispatcherOptions{PollInterval: opts.pollInterval, Sealer: sealer})
 	p.workers = append(p.workers, d.Run)
 	return p
 }

@@ -481,3 +481,29 @@ func BenchmarkReadSession(b *testing.B) {
 		}
 	}
 }
+
+// The database is its owner's alone: a folder Open makes is 0700, and
+// the database with its -wal and -shm files 0600, whatever the umask.
+func TestFileModes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "tgauth.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(t.Context()); err != nil { // writes: -wal and -shm appear
+		t.Fatal(err)
+	}
+	want := map[string]os.FileMode{dir: 0o700, path: 0o600, path + "-wal": 0o600, path + "-shm": 0o600}
+	for p, mode := range want {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Errorf("stat %s: %v", p, err)
+			continue
+		}
+		if got := fi.Mode().Perm(); got != mode {
+			t.Errorf("%s has mode %v, want %v", filepath.Base(p), got, mode)
+		}
+	}
+}
