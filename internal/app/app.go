@@ -93,6 +93,47 @@ func OpenStore(ctx context.Context, cfg config.Database, log *slog.Logger) (Stor
 	return store, nil
 }
 
+// Env is what both binaries start from: the migrated store, the account
+// service over it, and the keys the bot's buttons and the outbox's codes
+// are kept under.
+type Env struct {
+	Store       Store
+	Service     *account.Service
+	CallbackKey []byte
+	Sealer      *account.Sealer
+}
+
+// Start opens the store (see OpenStore) and builds the rest of Env over
+// it. The caller closes Env.Store.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Env, error) {
+	store, err := OpenStore(ctx, cfg.Database, log)
+	if err != nil {
+		return nil, err
+	}
+	env, err := start(ctx, cfg, store, log)
+	if err != nil {
+		store.Close() // the start failed; its error is the one to report
+		return nil, err
+	}
+	return env, nil
+}
+
+func start(ctx context.Context, cfg config.Config, store Store, log *slog.Logger) (*Env, error) {
+	sealer, err := Sealer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := newService(ctx, cfg, store, sealer, log)
+	if err != nil {
+		return nil, err
+	}
+	key, err := CallbackKey(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	return &Env{Store: store, Service: svc, CallbackKey: key, Sealer: sealer}, nil
+}
+
 // Secret keys in the settings table.
 const (
 	jwtSecretKey    = "jwt_secret"
@@ -103,6 +144,14 @@ const (
 // NewService builds the account service. An empty jwt.secret means the
 // one generated once and kept in the database, with a warning.
 func NewService(ctx context.Context, cfg config.Config, store account.Store, log *slog.Logger) (*account.Service, error) {
+	sealer, err := Sealer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return newService(ctx, cfg, store, sealer, log)
+}
+
+func newService(ctx context.Context, cfg config.Config, store account.Store, sealer *account.Sealer, log *slog.Logger) (*account.Service, error) {
 	secret := []byte(cfg.JWT.Secret)
 	if len(secret) == 0 {
 		var created bool
@@ -122,10 +171,6 @@ func NewService(ctx context.Context, cfg config.Config, store account.Store, log
 		return nil, fmt.Errorf("jwt.secret: %w", err)
 	}
 	codeKey, _, err := account.InitSecret(ctx, store, codeKeySetting, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	sealer, err := Sealer(cfg, log)
 	if err != nil {
 		return nil, err
 	}

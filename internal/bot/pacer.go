@@ -31,6 +31,16 @@ type SharedTurns interface {
 	TakeSendSlot(ctx context.Context, now time.Time, interval time.Duration) (at time.Time, err error)
 }
 
+// SharedStore is a store several bot replicas can share (postgres.Store;
+// cmd/bot checks that it still is at compile time): pacing is kept in it,
+// it says when rows are queued, and it lets one replica at a time poll
+// Telegram for updates.
+type SharedStore interface {
+	SharedTurns
+	ListenOutbox(ctx context.Context, wake chan<- struct{}) error
+	RunExclusive(ctx context.Context, key string, fn func(context.Context) error) error
+}
+
 // sharedTimeout bounds one pacing query: a pacer waiting on a stuck
 // database would stall every send.
 const sharedTimeout = 5 * time.Second
