@@ -112,7 +112,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Env, erro
 	}
 	env, err := start(ctx, cfg, store, log)
 	if err != nil {
-		store.Close() // the start failed; its error is the one to report
+		_ = store.Close() // the start failed; its error is the one to report
 		return nil, err
 	}
 	return env, nil

@@ -53,18 +53,14 @@ func keyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // linked or not, the temp name goes
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw) // crypto/rand does not fail (Go 1.24+)
-	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(raw) + "\n"); err != nil {
-		tmp.Close()
-		return nil, err
+	_, err = tmp.WriteString(base64.StdEncoding.EncodeToString(raw) + "\n")
+	if err == nil {
+		err = tmp.Sync()
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
+	if err = errors.Join(err, tmp.Close()); err != nil {
 		return nil, err
 	}
 	// os.CreateTemp made it 0600. Link fails if another process won.
