@@ -637,3 +637,52 @@ func contractRoutes(t *testing.T, ct *contract, e *env) {
 		}
 	}
 }
+
+// TestOpenAPIPatternsPortable checks that every schema pattern of
+// openapi.yaml is an ECMA-262 regular expression that needs no flag:
+// JSON Schema says patterns are ECMA-262, and validators and code
+// generators compile them without the u flag, which refuses Unicode
+// property escapes such as \p{Ll}. The listed constructs are the ones Go's
+// regexp (RE2) takes but ECMA-262 does not, or takes only with u.
+func TestOpenAPIPatternsPortable(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(openAPISpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree any
+	if err := json.Unmarshal(b, &tree); err != nil {
+		t.Fatal(err)
+	}
+	nonPortable := []string{`\p{`, `\P{`, `(?i`, `(?s`, `(?m`, `(?U`, `(?P<`, `\A`, `\z`, `\Q`, `[[:`}
+	var patterns int
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if p, ok := child.(string); ok && k == "pattern" {
+					patterns++
+					for _, bad := range nonPortable {
+						if strings.Contains(p, bad) {
+							t.Errorf("%s: pattern %q uses %s, which ECMA-262 without the u flag refuses", path, p, bad)
+						}
+					}
+					continue
+				}
+				walk(path+"/"+k, child)
+			}
+		case []any:
+			for i, child := range v {
+				walk(path+"/"+strconv.Itoa(i), child)
+			}
+		}
+	}
+	walk("#", tree)
+	if patterns == 0 {
+		t.Fatal("no pattern found: the walk is broken")
+	}
+}
