@@ -18,6 +18,13 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	pbconfig "github.com/pb33f/libopenapi-validator/config"
+	pberrors "github.com/pb33f/libopenapi-validator/errors"
+	pbresponses "github.com/pb33f/libopenapi-validator/responses"
+	pbschema "github.com/pb33f/libopenapi-validator/schema_validation"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"tgauth/internal/account"
 	"tgauth/internal/config"
@@ -30,10 +37,16 @@ type opKey struct{ method, path string }
 func (k opKey) String() string { return k.method + " " + k.path }
 
 // contract drives the real router and checks every answer against
-// openapi.yaml, recording which statuses of which operations it saw.
+// openapi.yaml, recording which statuses of which operations it saw. Two
+// independent validators check each answer: kin-openapi (doc, router) and
+// pb33f's libopenapi-validator (model, pb), so a bug or a gap in one of
+// them does not let a wrong answer through.
 type contract struct {
 	doc    *openapi3.T
 	router routers.Router
+	model  *v3.Document
+	pb     validator.Validator
+	pbOpts []pbconfig.Option
 	seen   map[opKey]map[int]bool
 }
 
@@ -63,7 +76,44 @@ func loadContract(t *testing.T) *contract {
 	if err != nil {
 		t.Fatalf("router: %v", err)
 	}
-	return &contract{doc: doc, router: r, seen: map[opKey]map[int]bool{}}
+	ct := &contract{doc: doc, router: r, seen: map[opKey]map[int]bool{}}
+	ct.loadLibOpenAPI(t)
+	return ct
+}
+
+// loadLibOpenAPI loads openapi.yaml a second time, with libopenapi, and
+// validates it against the OpenAPI 3.1 schema.
+func (ct *contract) loadLibOpenAPI(t *testing.T) {
+	t.Helper()
+	pdoc, err := libopenapi.NewDocument(openAPISpec)
+	if err != nil {
+		t.Fatalf("libopenapi: load openapi.yaml: %v", err)
+	}
+	m, err := pdoc.BuildV3Model()
+	if err != nil {
+		t.Fatalf("libopenapi: build the model of openapi.yaml: %v", err)
+	}
+	// Formats (email, date-time, uri) are checked, as kin-openapi does;
+	// YAML and text bodies are decoded, so GET /openapi.yaml and
+	// /metrics are checked too.
+	ct.pbOpts = []pbconfig.Option{pbconfig.WithFormatAssertions(), pbconfig.WithStandardBodyDecoders()}
+	v, errs := validator.NewValidator(pdoc, ct.pbOpts...)
+	if len(errs) > 0 {
+		t.Fatalf("libopenapi-validator: %v", errors.Join(errs...))
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		t.Fatalf("libopenapi-validator: openapi.yaml is not a valid OpenAPI document: %s", pbErrors(verrs))
+	}
+	ct.model, ct.pb = &m.Model, v
+}
+
+// pbErrors joins libopenapi-validator's errors into one message.
+func pbErrors(errs []*pberrors.ValidationError) string {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // ops returns every operation of the spec.
@@ -160,6 +210,7 @@ func (ct *contract) call(t *testing.T, e *env, r request) *httptest.ResponseReco
 		}
 	}
 	ct.validateResponse(t, in, rec)
+	ct.validateResponsePB(t, req, route.Path, rec)
 	k := opKey{route.Method, route.Path}
 	if ct.seen[k] == nil {
 		ct.seen[k] = map[int]bool{}
@@ -170,6 +221,15 @@ func (ct *contract) call(t *testing.T, e *env, r request) *httptest.ResponseReco
 
 func (ct *contract) validateResponse(t *testing.T, in *openapi3filter.RequestValidationInput, rec *httptest.ResponseRecorder) {
 	t.Helper()
+	if err := kinResponseErr(t.Context(), in, rec); err != nil {
+		t.Errorf("%s %s: response %d %s does not match the spec: %v",
+			in.Request.Method, in.Request.URL.Path, rec.Code, rec.Body.Bytes(), err)
+	}
+}
+
+// kinResponseErr checks rec against the operation of in with kin-openapi:
+// a documented status, its headers, its media type and its body.
+func kinResponseErr(ctx context.Context, in *openapi3filter.RequestValidationInput, rec *httptest.ResponseRecorder) error {
 	out := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in,
 		Status:                 rec.Code,
@@ -177,10 +237,7 @@ func (ct *contract) validateResponse(t *testing.T, in *openapi3filter.RequestVal
 		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
 	}
 	out.SetBodyBytes(rec.Body.Bytes())
-	if err := openapi3filter.ValidateResponse(t.Context(), out); err != nil {
-		t.Errorf("%s %s: response %d %s does not match the spec: %v",
-			in.Request.Method, in.Request.URL.Path, rec.Code, rec.Body.Bytes(), err)
-	}
+	return openapi3filter.ValidateResponse(ctx, out)
 }
 
 // callUnrouted sends r, which no spec operation answers (an unknown path,
@@ -204,6 +261,58 @@ func (ct *contract) callUnrouted(t *testing.T, e *env, r request, status int, re
 		Route:   &routers.Route{Spec: ct.doc, Path: r.path, Method: r.method, Operation: op},
 	}
 	ct.validateResponse(t, in, rec)
+	ct.validateUnroutedPB(t, req, status, response, rec)
+}
+
+// validateResponsePB checks rec against the operation of req at the spec
+// path specPath with libopenapi-validator: a documented status, its
+// headers, its media type and its body.
+func (ct *contract) validateResponsePB(t *testing.T, req *http.Request, specPath string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if err := ct.pbResponseErr(req, specPath, rec); err != nil {
+		t.Errorf("%s %s: response %d %s does not match the spec (libopenapi-validator): %v",
+			req.Method, req.URL.Path, rec.Code, rec.Body.Bytes(), err)
+	}
+}
+
+// pbResponseErr is validateResponsePB's check.
+func (ct *contract) pbResponseErr(req *http.Request, specPath string, rec *httptest.ResponseRecorder) error {
+	item := ct.model.Paths.PathItems.GetOrZero(specPath)
+	if item == nil {
+		return fmt.Errorf("the spec has no path %s", specPath)
+	}
+	if ok, errs := ct.pb.GetResponseBodyValidator().ValidateResponseBodyWithPathItem(req, rec.Result(), item, specPath); !ok {
+		return errors.New(pbErrors(errs))
+	}
+	return nil
+}
+
+// validateUnroutedPB checks rec, which no operation answers, against the
+// shared response named response with libopenapi-validator: its headers,
+// its media type and its body's schema.
+func (ct *contract) validateUnroutedPB(t *testing.T, req *http.Request, status int, response string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	resp := ct.model.Components.Responses.GetOrZero(response)
+	if resp == nil {
+		t.Errorf("libopenapi-validator: the spec has no components.responses.%s", response)
+		return
+	}
+	res := rec.Result()
+	if ok, errs := pbresponses.ValidateResponseHeaders(req, res, resp.Headers, req.URL.Path, strconv.Itoa(status), ct.pbOpts...); !ok {
+		t.Errorf("%s %s: response %d headers do not match %s (libopenapi-validator): %s",
+			req.Method, req.URL.Path, rec.Code, response, pbErrors(errs))
+	}
+	mediaType := res.Header.Get("Content-Type")
+	mt := resp.Content.GetOrZero(mediaType)
+	if mt == nil || mt.Schema == nil {
+		t.Errorf("%s %s: response %d is %s, which %s does not document (libopenapi-validator)",
+			req.Method, req.URL.Path, rec.Code, mediaType, response)
+		return
+	}
+	if ok, errs := pbschema.NewSchemaValidator(ct.pbOpts...).ValidateSchemaBytes(mt.Schema.Schema(), rec.Body.Bytes()); !ok {
+		t.Errorf("%s %s: response %d %s does not match %s (libopenapi-validator): %s",
+			req.Method, req.URL.Path, rec.Code, rec.Body.Bytes(), response, pbErrors(errs))
+	}
 }
 
 // want calls r and fails unless it answered status.
@@ -510,7 +619,7 @@ func contractBodies(t *testing.T, ct *contract) {
 			continue
 		}
 		var h map[string]string
-		if op.Security != nil {
+		if requiresScheme(op, "bearer") {
 			h = bearer(tok) // bearer routes check the token before the body
 		}
 		t.Run(k.String(), func(t *testing.T) {
@@ -656,5 +765,109 @@ func contractRoutes(t *testing.T, ct *contract, e *env) {
 		if alt := (opKey{k.method, toggleSlash(k.path)}); !registered[alt] {
 			t.Errorf("the router serves %s but not %s", k, alt)
 		}
+	}
+}
+
+// TestOpenAPIPatternsPortable checks that every schema pattern of
+// openapi.yaml is an ECMA-262 regular expression that needs no flag:
+// JSON Schema says patterns are ECMA-262, and validators and code
+// generators compile them without the u flag, which refuses Unicode
+// property escapes such as \p{Ll}. The listed constructs are the ones Go's
+// regexp (RE2) takes but ECMA-262 does not, or takes only with u.
+func TestOpenAPIPatternsPortable(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(openAPISpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree any
+	if err := json.Unmarshal(b, &tree); err != nil {
+		t.Fatal(err)
+	}
+	nonPortable := []string{`\p{`, `\P{`, `(?i`, `(?s`, `(?m`, `(?U`, `(?P<`, `\A`, `\z`, `\Q`, `[[:`}
+	var patterns int
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if p, ok := child.(string); ok && k == "pattern" {
+					patterns++
+					for _, bad := range nonPortable {
+						if strings.Contains(p, bad) {
+							t.Errorf("%s: pattern %q uses %s, which ECMA-262 without the u flag refuses", path, p, bad)
+						}
+					}
+					continue
+				}
+				walk(path+"/"+k, child)
+			}
+		case []any:
+			for i, child := range v {
+				walk(path+"/"+strconv.Itoa(i), child)
+			}
+		}
+	}
+	walk("#", tree)
+	if patterns == 0 {
+		t.Fatal("no pattern found: the walk is broken")
+	}
+}
+
+// TestContractRefusesWrongAnswers checks that both validators of the
+// contract catch a wrong answer: a test that passes because a validator
+// checks nothing would be worse than none.
+func TestContractRefusesWrongAnswers(t *testing.T) {
+	ct := loadContract(t)
+	answer := func(status int, contentType, body string, header map[string]string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		rec.Header().Set("Content-Type", contentType)
+		for k, v := range header {
+			rec.Header().Set(k, v)
+		}
+		rec.WriteHeader(status)
+		rec.WriteString(body)
+		return rec
+	}
+	id := map[string]string{requestIDHeader: "abc"}
+	problem401 := `{"type":"urn:tgauth:problem:missing_token","title":"Unauthorized","status":401,"detail":"no token","instance":"/v1/me","code":"missing_token","request_id":"abc"}`
+	challenge := withHeader(id, "WWW-Authenticate", `Bearer realm="tgauth"`)
+	tests := []struct {
+		name, path string
+		rec        *httptest.ResponseRecorder
+		right      bool
+	}{
+		// The right answer passes both, or the wrong ones prove nothing.
+		{"right problem", "/v1/me", answer(http.StatusUnauthorized, "application/problem+json", problem401, challenge), true},
+		{"undocumented status", "/healthz", answer(http.StatusTeapot, "application/json", `{"status":"ok"}`, id), false},
+		{"wrong body", "/healthz", answer(http.StatusOK, "application/json", `{"status":"fine"}`, id), false},
+		{"extra member", "/healthz", answer(http.StatusOK, "application/json", `{"status":"ok","x":1}`, id), false},
+		{"undocumented media type", "/healthz", answer(http.StatusOK, "text/csv", `status\nok`, id), false},
+		{"missing header", "/healthz", answer(http.StatusOK, "application/json", `{"status":"ok"}`, nil), false},
+		{"problem of another code", "/v1/me", answer(http.StatusUnauthorized, "application/problem+json", strings.Replace(problem401, `"code":"missing_token"`, `"code":"forbidden"`, 1), challenge), false},
+		{"problem without request_id", "/v1/me", answer(http.StatusUnauthorized, "application/problem+json", strings.Replace(problem401, `,"request_id":"abc"`, "", 1), challenge), false},
+		{"bad date-time", "/v1/me", answer(http.StatusOK, "application/json", `{"id":1,"role":"user","telegram_linked":false,"created_at":"yesterday"}`, id), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			route, params, err := ct.findRoute(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route}
+			kinErr := kinResponseErr(t.Context(), in, tt.rec)
+			pbErr := ct.pbResponseErr(req, route.Path, tt.rec)
+			wantErr := !tt.right
+			if (kinErr != nil) != wantErr {
+				t.Errorf("kin-openapi: err = %v, want an error: %v", kinErr, wantErr)
+			}
+			if (pbErr != nil) != wantErr {
+				t.Errorf("libopenapi-validator: err = %v, want an error: %v", pbErr, wantErr)
+			}
+		})
 	}
 }
