@@ -172,7 +172,8 @@ func authenticate(_ context.Context, in *openapi3filter.AuthenticationInput) err
 	h := in.RequestValidationInput.Request.Header
 	switch in.SecuritySchemeName {
 	case "bearer":
-		if !strings.HasPrefix(h.Get("Authorization"), "Bearer ") {
+		// The scheme is case-insensitive (RFC 9110, section 11.1).
+		if scheme, _, _ := strings.Cut(h.Get("Authorization"), " "); !strings.EqualFold(scheme, "Bearer") {
 			return errors.New("no bearer token")
 		}
 	case "clientToken":
@@ -191,6 +192,15 @@ func authenticate(_ context.Context, in *openapi3filter.AuthenticationInput) err
 // spec's request side, so the spec cannot refuse what the server takes.
 func (ct *contract) call(t *testing.T, e *env, r request) *httptest.ResponseRecorder {
 	t.Helper()
+	return ct.exchange(t, e, r, true)
+}
+
+// exchange is call; strict says whether a 2xx must also answer a request
+// the spec takes. The generated broken bodies of TestOpenAPIProperties are
+// not strict: the server may take what a schema does not promise (a field
+// it ignores, such as username beside email, may be anything).
+func (ct *contract) exchange(t *testing.T, e *env, r request, strict bool) *httptest.ResponseRecorder {
+	t.Helper()
 	rec := e.do(r)
 	req := newHTTPRequest(r)
 	route, params, err := ct.findRoute(req)
@@ -204,7 +214,7 @@ func (ct *contract) call(t *testing.T, e *env, r request) *httptest.ResponseReco
 		Route:      route,
 		Options:    &openapi3filter.Options{AuthenticationFunc: authenticate},
 	}
-	if rec.Code/100 == 2 {
+	if strict && rec.Code/100 == 2 {
 		if err := openapi3filter.ValidateRequest(t.Context(), in); err != nil {
 			t.Errorf("%s %s answered %d but the spec refuses the request: %v", r.method, r.path, rec.Code, err)
 		}
