@@ -1,3 +1,5 @@
+//go:build !nocontract
+
 package httpapi
 
 import (

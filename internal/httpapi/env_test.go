@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -292,4 +293,41 @@ func (e *env) kinds() []string {
 		kinds = append(kinds, r.Kind)
 	}
 	return kinds
+}
+
+// with returns h with the extra header k: v, h unchanged.
+func withHeader(h map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	maps.Copy(out, h)
+	return out
+}
+
+func getReq(path string, header map[string]string) request {
+	return request{method: http.MethodGet, path: path, header: header}
+}
+
+// The seeds' people and values, shared by the contract and other tests.
+const (
+	spongebobEmail  = "spongebob@bikinibottom.com"
+	garryEmail      = "garryTheSnail@bikinibottom.com"
+	krabsEmail      = "mrkrabs@krustykrab.com"
+	krabsPassword   = "M0ney-M0ney!"
+	changedPassword = "Krabby-Patty42"
+	spongebobChat   = "123456789"
+	tocAcceptedAt   = "2024-07-01T12:34:56Z"
+	testClientToken = "krusty-krab-client"
+)
+
+func formPost(path string, header map[string]string, kv ...string) request {
+	body, ct := form(kv...)
+	return request{method: http.MethodPost, path: path, body: body, contentType: ct, header: header}
+}
+
+func jsonPost(t *testing.T, path string, header map[string]string, body map[string]any) request {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return request{method: http.MethodPost, path: path, body: string(b), contentType: "application/json", header: header}
 }

@@ -1,3 +1,5 @@
+//go:build !nocontract
+
 package httpapi
 
 import (
@@ -341,31 +343,6 @@ func (ct *contract) wantProblem(t *testing.T, e *env, r request, status int, cod
 	return wantProblem(t, ct.call(t, e, r), status, code)
 }
 
-func formPost(path string, header map[string]string, kv ...string) request {
-	body, ct := form(kv...)
-	return request{method: http.MethodPost, path: path, body: body, contentType: ct, header: header}
-}
-
-func jsonPost(t *testing.T, path string, header map[string]string, body map[string]any) request {
-	t.Helper()
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return request{method: http.MethodPost, path: path, body: string(b), contentType: "application/json", header: header}
-}
-
-func getReq(path string, header map[string]string) request {
-	return request{method: http.MethodGet, path: path, header: header}
-}
-
-// with returns h with the extra header k: v, h unchanged.
-func withHeader(h map[string]string, k, v string) map[string]string {
-	out := map[string]string{k: v}
-	maps.Copy(out, h)
-	return out
-}
-
 func pairOf(t *testing.T, rec *httptest.ResponseRecorder) pairResponse {
 	t.Helper()
 	var p pairResponse
@@ -374,16 +351,6 @@ func pairOf(t *testing.T, rec *httptest.ResponseRecorder) pairResponse {
 }
 
 // The scenarios' accounts, after the seeds' examples.
-const (
-	spongebobEmail  = "spongebob@bikinibottom.com"
-	garryEmail      = "garryTheSnail@bikinibottom.com"
-	krabsEmail      = "mrkrabs@krustykrab.com"
-	krabsPassword   = "M0ney-M0ney!"
-	changedPassword = "Krabby-Patty42"
-	spongebobChat   = "123456789"
-	tocAcceptedAt   = "2024-07-01T12:34:56Z"
-	testClientToken = "krusty-krab-client"
-)
 
 // TestOpenAPI drives every route of the real router through its successes
 // and the errors the spec documents, and checks each answer against
