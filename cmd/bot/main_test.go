@@ -71,15 +71,12 @@ func forgot(t *testing.T, dbPath string, chatID string) string {
 	cfg := config.Defaults()
 	cfg.Database.Path = dbPath
 	log := app.NewLogger(&lockedBuffer{}, cfg.Log)
-	store, err := app.OpenStore(ctx, cfg.Database, log)
+	started, err := app.Start(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	svc, err := app.NewService(ctx, cfg, store, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer started.Store.Close()
+	svc := started.Service
 	u, err := svc.Register(ctx, account.RegisterParams{Username: "bob", Password: "BigBob27!", Account: chatID})
 	if err != nil {
 		t.Fatal(err)

@@ -110,28 +110,19 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Env, erro
 	if err != nil {
 		return nil, err
 	}
-	env, err := start(ctx, cfg, store, log)
+	env := &Env{Store: store}
+	env.Sealer, err = Sealer(cfg, log)
+	if err == nil {
+		env.Service, err = newService(ctx, cfg, store, env.Sealer, log)
+	}
+	if err == nil {
+		env.CallbackKey, err = CallbackKey(ctx, store)
+	}
 	if err != nil {
 		_ = store.Close() // the start failed; its error is the one to report
 		return nil, err
 	}
 	return env, nil
-}
-
-func start(ctx context.Context, cfg config.Config, store Store, log *slog.Logger) (*Env, error) {
-	sealer, err := Sealer(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	svc, err := newService(ctx, cfg, store, sealer, log)
-	if err != nil {
-		return nil, err
-	}
-	key, err := CallbackKey(ctx, store)
-	if err != nil {
-		return nil, err
-	}
-	return &Env{Store: store, Service: svc, CallbackKey: key, Sealer: sealer}, nil
 }
 
 // Secret keys in the settings table.
@@ -141,16 +132,8 @@ const (
 	callbackKeyName = "callback_hmac_key"
 )
 
-// NewService builds the account service. An empty jwt.secret means the
+// newService builds the account service. An empty jwt.secret means the
 // one generated once and kept in the database, with a warning.
-func NewService(ctx context.Context, cfg config.Config, store account.Store, log *slog.Logger) (*account.Service, error) {
-	sealer, err := Sealer(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	return newService(ctx, cfg, store, sealer, log)
-}
-
 func newService(ctx context.Context, cfg config.Config, store account.Store, sealer *account.Sealer, log *slog.Logger) (*account.Service, error) {
 	secret := []byte(cfg.JWT.Secret)
 	if len(secret) == 0 {

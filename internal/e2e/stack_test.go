@@ -90,15 +90,12 @@ func newStack(tb testing.TB, tgOpts ...telegramtest.Option) *stack {
 	log := app.NewLogger(logs, cfg.Log)
 
 	ctx := context.Background()
-	store, err := app.OpenStore(ctx, cfg.Database, log)
+	started, err := app.Start(ctx, cfg, log)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	store, svc := started.Store, started.Service
 	tb.Cleanup(func() { store.Close() })
-	svc, err := app.NewService(ctx, cfg, store, log)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	h, err := httpapi.New(svc, cfg.HTTP, cfg.RateLimit, log)
 	if err != nil {
 		tb.Fatal(err)
@@ -131,23 +128,14 @@ func (s *stack) newBot(opts botOptions) *botProcess {
 	s.tb.Helper()
 	ctx := context.Background()
 	log := app.NewLogger(s.logs, s.cfg.Log)
-	// app.OpenStore is cmd/bot's: the store at database.path, migrated
-	// (which finds nothing left to do).
-	store, err := app.OpenStore(ctx, s.cfg.Database, log)
+	// app.Start is cmd/bot's: the store at database.path, migrated
+	// (which finds nothing left to do), the service and the keys.
+	started, err := app.Start(ctx, s.cfg, log)
 	if err != nil {
 		s.tb.Fatal(err)
 	}
-	svc, err := app.NewService(ctx, s.cfg, store, log)
-	if err != nil {
-		store.Close()
-		s.tb.Fatal(err)
-	}
-	key, err := app.CallbackKey(ctx, store)
-	if err != nil {
-		store.Close()
-		s.tb.Fatal(err)
-	}
-	signer := bot.NewSigner(key)
+	store, svc := started.Store, started.Service
+	signer := bot.NewSigner(started.CallbackKey)
 	pacer := opts.pacer
 	if pacer == nil {
 		pacer = bot.NewPacer(bot.OverallRate, bot.PerChatGap, nil)
@@ -158,12 +146,7 @@ func (s *stack) newBot(opts botOptions) *botProcess {
 		poller := bot.NewPoller(client, svc, signer, log, bot.PollerOptions{Pace: pacer.Wait, Sent: pacer.Sent})
 		p.workers = append(p.workers, poller.Run)
 	}
-	sealer, err := app.Sealer(s.cfg, log)
-	if err != nil {
-		store.Close()
-		s.tb.Fatal(err)
-	}
-	d := bot.NewDispatcher(store, client, signer, pacer, log, bot.DispatcherOptions{PollInterval: opts.pollInterval, Sealer: sealer})
+	d := bot.NewDispatcher(store, client, signer, pacer, log, bot.DispatcherOptions{PollInterval: opts.pollInterval, Sealer: started.Sealer})
 	p.workers = append(p.workers, d.Run)
 	return p
 }

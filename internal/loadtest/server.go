@@ -211,17 +211,13 @@ func startInProcess(ctx context.Context, environ []string, dbURL string, cacheTT
 	if err != nil {
 		return fail(err)
 	}
-	store, err := app.OpenStore(ctx, cfg.Database, log)
+	started, err := app.Start(ctx, cfg, log)
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, store.Close)
-	accounts, err := app.NewService(ctx, cfg, store, log)
-	if err != nil {
-		return fail(err)
-	}
+	closers = append(closers, started.Store.Close)
 	gin.SetMode(gin.ReleaseMode)
-	handler, err := httpapi.New(accounts, cfg.HTTP, cfg.RateLimit, log)
+	handler, err := httpapi.New(started.Service, cfg.HTTP, cfg.RateLimit, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -236,7 +232,7 @@ func startInProcess(ctx context.Context, environ []string, dbURL string, cacheTT
 		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
 		}
-		return errors.Join(err, store.Close())
+		return errors.Join(err, started.Store.Close())
 	}
 	base := "http://" + ln.Addr().String()
 	if err := waitReady(ctx, base, nil); err != nil {
