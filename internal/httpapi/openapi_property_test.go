@@ -443,26 +443,27 @@ func (g *generator) jsonCases(s *openapi3.Schema) []propertyCase {
 		cases = append(cases, propertyCase{name: fmt.Sprintf("raw JSON %.20q", raw), body: raw, contentType: ct})
 	}
 	for i := range propertyMutants {
-		obj := maps.Clone(valid)
-		for range 1 + g.rng.IntN(3) {
-			names := sortedKeys(s.Properties)
-			name := names[g.rng.IntN(len(names))]
-			switch g.rng.IntN(5) {
-			case 0:
-				delete(obj, name)
-			case 1:
-				obj[name] = g.wrongType(s.Properties[name].Value)
-			case 2:
-				obj[name] = g.overlong(s.Properties[name].Value)
-			case 3:
-				obj[name] = placeBadUTF8
-			case 4:
-				obj[name] = g.value(name, s.Properties[name].Value)
-			}
-		}
-		add(fmt.Sprintf("JSON mutant %d", i), obj)
+		add(fmt.Sprintf("JSON mutant %d", i), g.mutant(valid, s,
+			func(obj map[string]any, name string) { delete(obj, name) },
+			func(obj map[string]any, name string) { obj[name] = g.wrongType(s.Properties[name].Value) },
+			func(obj map[string]any, name string) { obj[name] = g.overlong(s.Properties[name].Value) },
+			func(obj map[string]any, name string) { obj[name] = placeBadUTF8 },
+			func(obj map[string]any, name string) { obj[name] = g.value(name, s.Properties[name].Value) },
+		))
 	}
 	return cases
+}
+
+// mutant returns a copy of valid with one to three of schema s's
+// properties changed, each by one of mutations drawn at random.
+func (g *generator) mutant(valid map[string]any, s *openapi3.Schema, mutations ...func(obj map[string]any, name string)) map[string]any {
+	obj := maps.Clone(valid)
+	names := sortedKeys(s.Properties)
+	for range 1 + g.rng.IntN(3) {
+		name := names[g.rng.IntN(len(names))]
+		mutations[g.rng.IntN(len(mutations))](obj, name)
+	}
+	return obj
 }
 
 // formCases returns the valid form body of schema s and its broken kin.
@@ -506,22 +507,12 @@ func (g *generator) formCases(s *openapi3.Schema) []propertyCase {
 		add(fmt.Sprintf("raw form %.20q", raw), raw)
 	}
 	for i := range propertyMutants {
-		obj := maps.Clone(valid)
-		names := sortedKeys(s.Properties)
-		for range 1 + g.rng.IntN(3) {
-			name := names[g.rng.IntN(len(names))]
-			switch g.rng.IntN(4) {
-			case 0:
-				delete(obj, name)
-			case 1:
-				obj[name] = g.overlong(s.Properties[name].Value)
-			case 2:
-				obj[name] = placeBadUTF8
-			case 3:
-				obj[name] = g.word(g.rng.IntN(20))
-			}
-		}
-		add(fmt.Sprintf("form mutant %d", i), enc(obj))
+		add(fmt.Sprintf("form mutant %d", i), enc(g.mutant(valid, s,
+			func(obj map[string]any, name string) { delete(obj, name) },
+			func(obj map[string]any, name string) { obj[name] = g.overlong(s.Properties[name].Value) },
+			func(obj map[string]any, name string) { obj[name] = placeBadUTF8 },
+			func(obj map[string]any, name string) { obj[name] = g.word(g.rng.IntN(20)) },
+		)))
 	}
 	return cases
 }

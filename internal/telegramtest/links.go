@@ -3,7 +3,6 @@ package telegramtest
 import (
 	"encoding/json"
 	"regexp"
-	"unicode/utf16"
 )
 
 // linkLike is what Telegram's apps turn into something to tap in a plain
@@ -28,20 +27,20 @@ func Tappable(text, entities string) ([]string, error) {
 			return nil, err
 		}
 	}
-	units := utf16.Encode([]rune(text))
-	inert := make([]bool, len(units)+1)
+	units := utf16Len(text)
+	inert := make([]bool, units)
 	for _, e := range ents {
 		if e.Type != "code" && e.Type != "pre" {
 			continue
 		}
-		for i := e.Offset; i < e.Offset+e.Length && i < len(units); i++ {
+		for i := e.Offset; i < e.Offset+e.Length && i < units; i++ {
 			inert[i] = true
 		}
 	}
 	var out []string
 	for _, loc := range linkLike.FindAllStringIndex(text, -1) {
-		start := len(utf16.Encode([]rune(text[:loc[0]])))
-		end := start + len(utf16.Encode([]rune(text[loc[0]:loc[1]])))
+		start := utf16Len(text[:loc[0]])
+		end := start + utf16Len(text[loc[0]:loc[1]])
 		for i := start; i < end; i++ {
 			if !inert[i] {
 				out = append(out, text[loc[0]:loc[1]])
