@@ -116,7 +116,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 			failures++
 			delay := p.pollFailed(err, failures, &conflict)
-			if !p.pause(ctx, delay) {
+			if sleep(ctx, delay) != nil {
 				break
 			}
 			continue
@@ -179,18 +179,6 @@ func (p *Poller) backoff(failures int) time.Duration {
 	d = min(d, p.maxBackoff)
 	half := d / 2
 	return d - half + rand.N(half+1) // #nosec G404 -- jitter, not a secret
-}
-
-// pause waits d or until ctx ends, and reports whether d passed.
-func (p *Poller) pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // confirm tells Telegram that the updates below offset are handled, so a
@@ -268,7 +256,7 @@ func (p *Poller) reply(ctx context.Context, m Message) error {
 		if outcome != Throttled || attempt > 0 || retryAfter > maxReplyRetryAfter {
 			return err
 		}
-		if !p.pause(ctx, retryAfter) {
+		if sleep(ctx, retryAfter) != nil {
 			return err
 		}
 	}
