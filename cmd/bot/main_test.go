@@ -85,7 +85,7 @@ func forgot(t *testing.T, dbPath string, chatID string) string {
 	if _, err := svc.AnswerChatClaim(ctx, u.ChatID, u.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.ForgotPassword(ctx, account.ResetParams{Username: "bob"}); err != nil {
+	if err := svc.ForgotPassword(ctx, account.Name{Username: "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	return accounttest.OutboxResetCode(t, dbPath)

@@ -125,7 +125,7 @@ func (e *cacheEnv) user(t *testing.T, email string, chat int64) *account.User {
 
 func (e *cacheEnv) login(t *testing.T, email, pw string) *account.Tokens {
 	t.Helper()
-	tok, err := e.Service.Login(t.Context(), account.LoginParams{Email: email, Password: pw})
+	tok, err := e.Service.Login(t.Context(), account.LoginParams{Name: account.Name{Email: email}, Password: pw})
 	if err != nil {
 		t.Fatalf("Login(%s) err = %v", email, err)
 	}
@@ -182,7 +182,7 @@ func TestSessionCacheInvalidation(t *testing.T) {
 	}{
 		{"sign out", func(t *testing.T, e *cacheEnv, u *account.User, tok *account.Tokens) {
 			pr, _ := e.Service.Authenticate(t.Context(), tok.Access)
-			if err := e.Service.SignOut(t.Context(), pr, account.SignOutParams{Email: u.Email}); err != nil {
+			if err := e.Service.SignOut(t.Context(), pr, account.Name{Email: u.Email}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -197,11 +197,11 @@ func TestSessionCacheInvalidation(t *testing.T) {
 			}
 		}},
 		{"password reset with a code", func(t *testing.T, e *cacheEnv, u *account.User, tok *account.Tokens) {
-			if err := e.Service.ForgotPassword(t.Context(), account.ResetParams{Email: u.Email}); err != nil {
+			if err := e.Service.ForgotPassword(t.Context(), account.Name{Email: u.Email}); err != nil {
 				t.Fatal(err)
 			}
 			err := e.Service.ConfirmNewPassword(t.Context(), account.ConfirmParams{
-				ResetParams: account.ResetParams{Email: u.Email}, Code: e.store.lastCode(t), NewPassword: cacheNewPassword,
+				Name: account.Name{Email: u.Email}, Code: e.store.lastCode(t), NewPassword: cacheNewPassword,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -280,7 +280,7 @@ func TestSessionCacheOtherProcess(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	other := account.NewService(st, password.NewHasher(accounttest.FastParams, 1), e.Issuer, account.Options{Now: e.Clock.Now})
-	if err := other.SignOut(t.Context(), pr, account.SignOutParams{Email: u.Email}); err != nil {
+	if err := other.SignOut(t.Context(), pr, account.Name{Email: u.Email}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := other.Authenticate(t.Context(), tok.Access); !errors.Is(err, account.ErrInvalidToken) {
@@ -329,7 +329,7 @@ func TestSessionCacheOff(t *testing.T) {
 	if _, err := e.Service.CreateUser(t.Context(), account.CreateUserParams{Email: "bob@example.com", Password: cachePassword}); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := e.Service.Login(t.Context(), account.LoginParams{Email: "bob@example.com", Password: cachePassword})
+	tok, err := e.Service.Login(t.Context(), account.LoginParams{Name: account.Name{Email: "bob@example.com"}, Password: cachePassword})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,11 +9,11 @@ import (
 	"tgauth/internal/token"
 )
 
-// LoginParams is what a login supplies, with where it came from. Email
-// names the account, or Username when Email is "" or ByUsername is set.
+// LoginParams is what a login supplies, with where it came from. Name
+// names the account; ByUsername takes its Username alone, as Watchdog
+// logins name accounts.
 type LoginParams struct {
-	Email      string
-	Username   string
+	Name
 	ByUsername bool
 	Password   string
 	IP         string
@@ -36,18 +36,18 @@ type Tokens struct {
 // returns ErrForbidden for a right password of a non-admin.
 func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 	var ve ValidationError
-	if p.ByUsername || p.Email == "" && p.Username != "" {
+	if p.ByUsername {
 		p.Email = ""
 		validatePresentedUsername(&ve, "username", p.Username)
 	} else {
-		validatePresentedEmail(&ve, "email", p.Email)
+		p.Name.validate(&ve)
 	}
 	validatePresented(&ve, "password", p.Password)
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}
 
-	u, err := s.userByLogin(ctx, s.store, p.Email, p.Username)
+	u, err := p.find(ctx, s.store)
 	if errors.Is(err, ErrNotFound) {
 		// The same work as a wrong password: one hash and one committed
 		// write, so the time taken does not tell who has an account.
@@ -128,15 +128,6 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 
 // unknownLoginsCounter counts logins naming no account, in the settings.
 const unknownLoginsCounter = "failed_logins_unknown_account"
-
-// userByLogin finds the account an email or, when email is "", a username
-// names.
-func (s *Service) userByLogin(ctx context.Context, r Reader, email, username string) (*User, error) {
-	if email != "" {
-		return r.UserByEmail(ctx, email)
-	}
-	return r.UserByUsername(ctx, username)
-}
 
 // issue signs the access and refresh tokens of the session's current
 // generation.

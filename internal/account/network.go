@@ -50,12 +50,12 @@ func knownNetwork(ctx context.Context, r Reader, userID int64, ip string, now ti
 	return false, nil
 }
 
-// KnownNetwork reports whether ip is a known network of the account named
-// by email or, when email is "", username. An unknown account has none.
+// KnownNetwork reports whether ip is a known network of the account n
+// names. An unknown account has none.
 // Transports use it to give the owner's network a rate-limit bucket of its
 // own, which failures from elsewhere cannot spend.
-func (s *Service) KnownNetwork(ctx context.Context, email, username, ip string) (bool, error) {
-	u, err := s.userByLogin(ctx, s.store, email, username)
+func (s *Service) KnownNetwork(ctx context.Context, n Name, ip string) (bool, error) {
+	u, err := n.find(ctx, s.store)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}

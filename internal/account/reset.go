@@ -36,30 +36,15 @@ const (
 	CodeFailureWindow  = 24 * time.Hour
 )
 
-// ResetParams names the account a reset is for: by Email, else by
-// Username, so accounts of either dialect can reset.
-type ResetParams struct {
-	Email    string
-	Username string
-}
-
-func (p ResetParams) validate(ve *ValidationError) {
-	if p.Email == "" && p.Username != "" {
-		validatePresentedUsername(ve, "username", p.Username)
-		return
-	}
-	validatePresentedEmail(ve, "email", p.Email)
-}
-
 // ForgotPassword sends a fresh reset code to the account's linked chat,
 // through the outbox, replacing any older code. An unknown account, one
 // without a confirmed chat, one sent a code less than CodeResendInterval
 // ago and one whose wrong codes have reached MaxCodeFailures get nothing
 // sent and the same nil answer, after about the same time: it never
 // reveals whether an account exists.
-func (s *Service) ForgotPassword(ctx context.Context, p ResetParams) error {
+func (s *Service) ForgotPassword(ctx context.Context, n Name) error {
 	var ve ValidationError
-	p.validate(&ve)
+	n.validate(&ve)
 	if err := ve.Err(); err != nil {
 		return err
 	}
@@ -68,7 +53,7 @@ func (s *Service) ForgotPassword(ctx context.Context, p ResetParams) error {
 
 	now := s.clock()
 	err := s.inTx(ctx, func(tx Tx) error {
-		u, err := s.userByLogin(ctx, tx, p.Email, p.Username)
+		u, err := n.find(ctx, tx)
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
@@ -126,9 +111,10 @@ func (s *Service) queueResetCode(ctx context.Context, tx Tx, u *User, purpose st
 	return true, queueNotice(ctx, tx, u, NoticeResetCode, n)
 }
 
-// ConfirmParams is a reset code and the password it lets one set.
+// ConfirmParams is a reset code, the account it is for and the password
+// it lets one set.
 type ConfirmParams struct {
-	ResetParams
+	Name
 	Code        string
 	NewPassword string
 }
@@ -157,7 +143,7 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 	if err := ve.Err(); err != nil {
 		return err
 	}
-	u, err := s.userByLogin(ctx, s.store, p.Email, p.Username)
+	u, err := p.find(ctx, s.store)
 	if errors.Is(err, ErrNotFound) {
 		// The same work as a wrong code (checkCode's reads, and one
 		// committed write), so the time taken does not tell who has an

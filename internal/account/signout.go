@@ -5,43 +5,37 @@ import (
 	"fmt"
 )
 
-// SignOutParams names the user signing out: by Email, by Username (an
-// account without an email, as Watchdog accounts are), or by both. Each
-// one given must be the principal's own.
-type SignOutParams struct {
-	Email    string
-	Username string
-}
-
-func (p SignOutParams) validate(ve *ValidationError) {
-	if p.Username != "" {
-		validatePresentedUsername(ve, "username", p.Username)
+// validateEach checks every identifier n gives, and asks for the email
+// when it gives none: a sign-out may name its user by both.
+func (n Name) validateEach(ve *ValidationError) {
+	if n.Username != "" {
+		validatePresentedUsername(ve, "username", n.Username)
 	}
-	if p.Email != "" || p.Username == "" {
-		validatePresentedEmail(ve, "email", p.Email)
+	if n.Email != "" || n.Username == "" {
+		validatePresentedEmail(ve, "email", n.Email)
 	}
 }
 
-// names reports whether every identity p gives is u's own, compared as
+// names reports whether every identifier n gives is u's own, compared as
 // the stores compare them: case-insensitively in ASCII only, so that the
 // Kelvin sign K (which strings.EqualFold takes for k) names no one.
-func (p SignOutParams) names(u *User) bool {
-	if p.Email != "" && (u.Email == "" || !equalFoldASCII(u.Email, p.Email)) {
+func (n Name) names(u *User) bool {
+	if n.Email != "" && (u.Email == "" || !equalFoldASCII(u.Email, n.Email)) {
 		return false
 	}
-	if p.Username != "" && (u.Username == "" || !equalFoldASCII(u.Username, p.Username)) {
+	if n.Username != "" && (u.Username == "" || !equalFoldASCII(u.Username, n.Username)) {
 		return false
 	}
 	return true
 }
 
-// SignOut revokes every session of the principal's user, whom p must name
-// (ErrForbidden otherwise: another user's name, or one the user does not
-// have), and tells the linked chat. It returns a *ValidationError when p
-// names no one.
-func (s *Service) SignOut(ctx context.Context, pr Principal, p SignOutParams) error {
+// SignOut revokes every session of the principal's user, whom n must name
+// by its email, its username or both (ErrForbidden otherwise: another
+// user's name, or one the user does not have), and tells the linked chat.
+// It returns a *ValidationError when n names no one.
+func (s *Service) SignOut(ctx context.Context, pr Principal, n Name) error {
 	var ve ValidationError
-	p.validate(&ve)
+	n.validateEach(&ve)
 	if err := ve.Err(); err != nil {
 		return err
 	}
@@ -51,7 +45,7 @@ func (s *Service) SignOut(ctx context.Context, pr Principal, p SignOutParams) er
 		if err != nil {
 			return err
 		}
-		if !p.names(u) {
+		if !n.names(u) {
 			return ErrForbidden
 		}
 		return revokeAll(ctx, tx, u, now)

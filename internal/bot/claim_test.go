@@ -46,10 +46,10 @@ func TestRegisteredChatMustConfirm(t *testing.T) {
 	carol := e.registerPending("carol", 43)
 
 	// Nothing but the question reaches the chats: no code, no sign-in.
-	if err := e.svc.ForgotPassword(ctx, account.ResetParams{Username: "bob"}); err != nil {
+	if err := e.svc.ForgotPassword(ctx, account.Name{Username: "bob"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Login(ctx, account.LoginParams{Username: "bob", Password: testPassword, IP: "192.0.2.7"}); err != nil {
+	if _, err := e.svc.Login(ctx, account.LoginParams{Name: account.Name{Username: "bob"}, Password: testPassword, IP: "192.0.2.7"}); err != nil {
 		t.Fatal(err)
 	}
 	var kinds []account.NoticeKind
@@ -80,7 +80,7 @@ func TestRegisteredChatMustConfirm(t *testing.T) {
 	if m := e.say(42, "/whoami"); m.Text != "This chat is linked to bob." {
 		t.Errorf("/whoami after Yes = %q", m.Text)
 	}
-	if err := e.svc.ForgotPassword(ctx, account.ResetParams{Username: "bob"}); err != nil {
+	if err := e.svc.ForgotPassword(ctx, account.Name{Username: "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(e.outboxFor(42, account.NoticeResetCode)); n != 1 {
@@ -116,7 +116,7 @@ func TestMoveToAnotherChat(t *testing.T) {
 		access   []string
 	)
 	for range 2 {
-		tok, err := e.svc.Login(ctx, account.LoginParams{Username: "alice", Password: testPassword, IP: "192.0.2.7"})
+		tok, err := e.svc.Login(ctx, account.LoginParams{Name: account.Name{Username: "alice"}, Password: testPassword, IP: "192.0.2.7"})
 		if err != nil {
 			t.Fatal(err)
 		}

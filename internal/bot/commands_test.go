@@ -437,7 +437,7 @@ func TestNotMe(t *testing.T) {
 	e.register("bob", 43)
 	ctx := context.Background()
 	for range 2 {
-		if _, err := e.svc.Login(ctx, account.LoginParams{Username: "alice", Password: testPassword, IP: "192.0.2.7"}); err != nil {
+		if _, err := e.svc.Login(ctx, account.LoginParams{Name: account.Name{Username: "alice"}, Password: testPassword, IP: "192.0.2.7"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -513,7 +513,7 @@ func TestNotMe(t *testing.T) {
 	})
 
 	t.Run("after unlink", func(t *testing.T) {
-		if _, err := e.svc.Login(ctx, account.LoginParams{Username: "alice", Password: testPassword}); err != nil {
+		if _, err := e.svc.Login(ctx, account.LoginParams{Name: account.Name{Username: "alice"}, Password: testPassword}); err != nil {
 			t.Fatal(err)
 		}
 		sid := e.outboxFor(42, account.NoticeNewSignIn)[2].Notice.SessionID

@@ -23,6 +23,11 @@ import (
 // that was not sent reads as "".
 type fields map[string]string
 
+// nameOf is the account the body's email and username name.
+func nameOf(f fields) account.Name {
+	return account.Name{Email: f["email"], Username: f["username"]}
+}
+
 // readFields reads the named fields from the body, by its Content-Type; a
 // body without one is JSON when it starts with '{', else a form. Other
 // fields are ignored. It returns errBodyTooLarge, errUnsupportedMedia,

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"cmp"
 	"net/http"
 	"strconv"
 	"time"
@@ -63,8 +62,7 @@ func (s *Server) loginPair(admin bool) func(*gin.Context) error {
 			return err
 		}
 		t, err := s.loginWith(c, account.LoginParams{
-			Email:    f["email"],
-			Username: f["username"],
+			Name:     nameOf(f),
 			Password: f["password"],
 			Admin:    admin,
 		})
@@ -80,9 +78,9 @@ func (s *Server) loginPair(admin bool) func(*gin.Context) error {
 func (s *Server) loginWith(c *gin.Context, p account.LoginParams) (*account.Tokens, error) {
 	p.IP, p.UserAgent = c.ClientIP(), c.Request.UserAgent()
 	known := func() (bool, error) {
-		return s.accounts.KnownNetwork(c.Request.Context(), p.Email, p.Username, p.IP)
+		return s.accounts.KnownNetwork(c.Request.Context(), p.Name, p.IP)
 	}
-	if err := s.limitKnown(c, "login", cmp.Or(p.Email, p.Username), known); err != nil {
+	if err := s.limitKnown(c, "login", p.Key(), known); err != nil {
 		return nil, err
 	}
 	return s.accounts.Login(c.Request.Context(), p)
@@ -108,10 +106,11 @@ func (s *Server) forgotPassword(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limit(c, "forgot", cmp.Or(f["email"], f["username"])); err != nil {
+	n := nameOf(f)
+	if err := s.limit(c, "forgot", n.Key()); err != nil {
 		return err
 	}
-	err = s.accounts.ForgotPassword(c.Request.Context(), account.ResetParams{Email: f["email"], Username: f["username"]})
+	err = s.accounts.ForgotPassword(c.Request.Context(), n)
 	if err != nil {
 		return err
 	}
@@ -125,11 +124,12 @@ func (s *Server) confirmNewPassword(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limit(c, "confirm", cmp.Or(f["email"], f["username"])); err != nil {
+	n := nameOf(f)
+	if err := s.limit(c, "confirm", n.Key()); err != nil {
 		return err
 	}
 	err = s.accounts.ConfirmNewPassword(c.Request.Context(), account.ConfirmParams{
-		ResetParams: account.ResetParams{Email: f["email"], Username: f["username"]},
+		Name:        n,
 		Code:        f["verification_code"],
 		NewPassword: f["new_password"],
 	})
@@ -151,7 +151,7 @@ func (s *Server) signOut(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.accounts.SignOut(c.Request.Context(), pr, account.SignOutParams{Email: f["email"], Username: f["username"]}); err != nil {
+	if err := s.accounts.SignOut(c.Request.Context(), pr, nameOf(f)); err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, success)

@@ -50,7 +50,7 @@ func (s *Server) login(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.loginWith(c, account.LoginParams{Username: f["username"], Password: f["password"], ByUsername: true})
+	t, err := s.loginWith(c, account.LoginParams{Name: account.Name{Username: f["username"]}, Password: f["password"], ByUsername: true})
 	if err != nil {
 		return err
 	}
