@@ -77,7 +77,7 @@ func forgot(t *testing.T, dbPath string, chatID string) string {
 	}
 	defer started.Store.Close()
 	svc := started.Service
-	u, err := svc.Register(ctx, account.RegisterParams{Username: "bob", Password: "BigBob27!", Account: chatID})
+	u, err := svc.Register(ctx, account.RegisterParams{Username: "bob", Password: "BigBob27!", ChatID: chatID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,10 @@ func (s *Service) ChangePassword(ctx context.Context, pr Principal, oldPassword,
 		return fmt.Errorf("change password: %w", err)
 	}
 	var ve ValidationError
-	validatePresented(&ve, "old_password", oldPassword)
-	validateNewPassword(&ve, "new_password", newPassword, u.Email, u.Username)
+	validatePresented(&ve, FieldCurrentPassword, oldPassword)
+	validateNewPassword(&ve, FieldNewPassword, newPassword, u.Email, u.Username)
 	if newPassword != "" && newPassword == oldPassword {
-		ve.Add("new_password", "must differ from the old password")
+		ve.Add(FieldNewPassword, "must differ from the old password")
 	}
 	if err := ve.Err(); err != nil {
 		return err
@@ -32,7 +32,7 @@ func (s *Service) ChangePassword(ctx context.Context, pr Principal, oldPassword,
 		return fmt.Errorf("change password: %w", err)
 	}
 	if !ok {
-		return &WrongPasswordError{Field: "old_password"}
+		return &WrongPasswordError{Field: FieldCurrentPassword}
 	}
 	hash, err := s.hasher.Hash(ctx, newPassword)
 	if err != nil {

@@ -30,10 +30,32 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 )
 
+// Field names an input of an operation in the errors it returns. The
+// names are the domain's; a transport maps them to what its requests call
+// the field (Watchdog's change-password sends FieldCurrentPassword as
+// old_password, NOWATCH sends FieldCode as verification_code).
+type Field string
+
+// The inputs the Service's operations name in their errors.
+const (
+	FieldEmail                   Field = "email"
+	FieldUsername                Field = "username"
+	FieldPassword                Field = "password" // to sign in with, or to set at registration
+	FieldCurrentPassword         Field = "current_password"
+	FieldNewPassword             Field = "new_password"
+	FieldFirstName               Field = "first_name"
+	FieldLastName                Field = "last_name"
+	FieldTOCAcceptedAt           Field = "toc_accepted_at"
+	FieldPrivacyPolicyAcceptedAt Field = "privacy_policy_accepted_at"
+	FieldChatID                  Field = "chat_id"
+	FieldCode                    Field = "code"
+	FieldRefreshToken            Field = "refresh_token"
+)
+
 // FieldError is one broken rule of one input field.
 type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
+	Field   Field
+	Message string
 }
 
 // ValidationError lists every broken rule of a request's input.
@@ -42,12 +64,12 @@ type ValidationError struct {
 }
 
 // Add records that field broke the rule described by message.
-func (e *ValidationError) Add(field, message string) {
+func (e *ValidationError) Add(field Field, message string) {
 	e.Fields = append(e.Fields, FieldError{Field: field, Message: message})
 }
 
 // Has reports whether field broke any rule.
-func (e *ValidationError) Has(field string) bool {
+func (e *ValidationError) Has(field Field) bool {
 	for _, f := range e.Fields {
 		if f.Field == field {
 			return true
@@ -67,27 +89,27 @@ func (e *ValidationError) Err() error {
 func (e *ValidationError) Error() string {
 	parts := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
-		parts[i] = f.Field + " " + f.Message
+		parts[i] = string(f.Field) + " " + f.Message
 	}
 	return "invalid input: " + strings.Join(parts, "; ")
 }
 
 // ConflictError says which field holds a value another account already has.
 type ConflictError struct {
-	Field string
+	Field Field
 }
 
-func (e *ConflictError) Error() string { return e.Field + " is already taken" }
+func (e *ConflictError) Error() string { return string(e.Field) + " is already taken" }
 
 // Unwrap makes errors.Is(err, ErrConflict) hold.
 func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // WrongPasswordError says which field held the wrong current password.
 type WrongPasswordError struct {
-	Field string
+	Field Field
 }
 
-func (e *WrongPasswordError) Error() string { return e.Field + " is not the current password" }
+func (e *WrongPasswordError) Error() string { return string(e.Field) + " is not the current password" }
 
 // Unwrap makes errors.Is(err, ErrWrongPassword) hold.
 func (e *WrongPasswordError) Unwrap() error { return ErrWrongPassword }

@@ -36,7 +36,7 @@ func (s *Service) CreateLink(ctx context.Context, pr Principal, password string)
 		return nil, fmt.Errorf("create link: telegram.bot_username is not set: %w", ErrUnavailable)
 	}
 	var ve ValidationError
-	validatePresented(&ve, "password", password)
+	validatePresented(&ve, FieldCurrentPassword, password)
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (s *Service) CreateLink(ctx context.Context, pr Principal, password string)
 		return nil, fmt.Errorf("create link: %w", err)
 	}
 	if !ok {
-		return nil, &WrongPasswordError{Field: "password"}
+		return nil, &WrongPasswordError{Field: FieldCurrentPassword}
 	}
 	code := randomID(32)
 	c := &LinkCode{

@@ -38,11 +38,11 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 	var ve ValidationError
 	if p.ByUsername {
 		p.Email = ""
-		validatePresentedUsername(&ve, "username", p.Username)
+		validatePresentedUsername(&ve, FieldUsername, p.Username)
 	} else {
 		p.Name.validate(&ve)
 	}
-	validatePresented(&ve, "password", p.Password)
+	validatePresented(&ve, FieldPassword, p.Password)
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}

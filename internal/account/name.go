@@ -21,10 +21,10 @@ func (n Name) byUsername() bool { return n.Email == "" && n.Username != "" }
 
 func (n Name) validate(ve *ValidationError) {
 	if n.byUsername() {
-		validatePresentedUsername(ve, "username", n.Username)
+		validatePresentedUsername(ve, FieldUsername, n.Username)
 		return
 	}
-	validatePresentedEmail(ve, "email", n.Email)
+	validatePresentedEmail(ve, FieldEmail, n.Email)
 }
 
 // find returns the account n names, or ErrNotFound.

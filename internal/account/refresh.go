@@ -16,7 +16,7 @@ import (
 func (s *Service) Refresh(ctx context.Context, raw string) (*Tokens, error) {
 	if raw == "" {
 		var ve ValidationError
-		ve.Add("refresh", "is required")
+		ve.Add(FieldRefreshToken, "is required")
 		return nil, ve.Err()
 	}
 	c, err := s.tokens.Parse(raw, token.Refresh)

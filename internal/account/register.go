@@ -10,19 +10,19 @@ import (
 type RegisterParams struct {
 	Username string
 	Password string
-	// Account is the Telegram chat id to link, as the client sent it.
-	Account string
+	// ChatID is the Telegram chat id to link, as the client sent it.
+	ChatID string
 }
 
 // validate returns the chat id to link, or a *ValidationError listing every
 // broken rule.
 func (p RegisterParams) validate() (int64, error) {
 	var ve ValidationError
-	validateUsername(&ve, "username", p.Username)
-	validateNewPassword(&ve, "password", p.Password, p.Username)
-	chatID, msg := parseChatID(p.Account)
+	validateUsername(&ve, FieldUsername, p.Username)
+	validateNewPassword(&ve, FieldPassword, p.Password, p.Username)
+	chatID, msg := parseChatID(p.ChatID)
 	if msg != "" {
-		ve.Add("account", msg)
+		ve.Add(FieldChatID, msg)
 	}
 	return chatID, ve.Err()
 }

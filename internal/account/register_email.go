@@ -22,12 +22,12 @@ type RegisterEmailParams struct {
 func (s *Service) RegisterEmail(ctx context.Context, p RegisterEmailParams) (*User, error) {
 	now := s.clock()
 	var ve ValidationError
-	validateEmail(&ve, "email", p.Email)
-	validateNewPassword(&ve, "password", p.Password, p.Email)
-	validateName(&ve, "first_name", p.FirstName, true)
-	validateName(&ve, "last_name", p.LastName, false)
-	toc := parseAcceptedAt(&ve, "toc_accepted_at", p.TOCAcceptedAt, now)
-	privacy := parseAcceptedAt(&ve, "privacy_policy_accepted_at", p.PrivacyPolicyAcceptedAt, now)
+	validateEmail(&ve, FieldEmail, p.Email)
+	validateNewPassword(&ve, FieldPassword, p.Password, p.Email)
+	validateName(&ve, FieldFirstName, p.FirstName, true)
+	validateName(&ve, FieldLastName, p.LastName, false)
+	toc := parseAcceptedAt(&ve, FieldTOCAcceptedAt, p.TOCAcceptedAt, now)
+	privacy := parseAcceptedAt(&ve, FieldPrivacyPolicyAcceptedAt, p.PrivacyPolicyAcceptedAt, now)
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}
@@ -59,11 +59,11 @@ type CreateUserParams struct {
 // registrations.
 func (s *Service) CreateUser(ctx context.Context, p CreateUserParams) (*User, error) {
 	var ve ValidationError
-	validateEmail(&ve, "email", p.Email)
+	validateEmail(&ve, FieldEmail, p.Email)
 	if p.Username != "" {
-		validateUsername(&ve, "username", p.Username)
+		validateUsername(&ve, FieldUsername, p.Username)
 	}
-	validateNewPassword(&ve, "password", p.Password, p.Email, p.Username)
+	validateNewPassword(&ve, FieldPassword, p.Password, p.Email, p.Username)
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}

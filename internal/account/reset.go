@@ -131,15 +131,15 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 	purpose := codePurpose(p.Code)
 	switch {
 	case p.Code == "":
-		ve.Add("verification_code", "is required")
+		ve.Add(FieldCode, "is required")
 	case purpose == "":
-		ve.Add("verification_code", "must be "+strconv.Itoa(CodeDigits)+" digits, or "+
+		ve.Add(FieldCode, "must be "+strconv.Itoa(CodeDigits)+" digits, or "+
 			strconv.Itoa(ChatCodeDigits)+" for a code asked for in the chat")
 	}
 	// The policy is judged before the account is looked up, against the
 	// identifier given, so that its verdict cannot tell whether the
 	// account exists.
-	validateNewPassword(&ve, "new_password", p.NewPassword, p.Email, p.Username)
+	validateNewPassword(&ve, FieldNewPassword, p.NewPassword, p.Email, p.Username)
 	if err := ve.Err(); err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func (s *Service) ConfirmNewPassword(ctx context.Context, p ConfirmParams) error
 	}
 	// Only a holder of the code gets here: now the policy may look at the
 	// account's other identifier too.
-	validateNewPassword(&ve, "new_password", p.NewPassword, u.Email, u.Username)
+	validateNewPassword(&ve, FieldNewPassword, p.NewPassword, u.Email, u.Username)
 	if err := ve.Err(); err != nil {
 		return err
 	}

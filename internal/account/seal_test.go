@@ -22,7 +22,7 @@ func TestResetCodeSealed(t *testing.T) {
 		t.Error("NewSealer took a short key")
 	}
 	a := accounttest.New(t, accounttest.Config{Options: account.Options{Sealer: sealer, ForgotPasswordFloor: time.Millisecond}})
-	u, err := a.Service.Register(t.Context(), account.RegisterParams{Username: "bob", Password: "BigBob27!", Account: "55"})
+	u, err := a.Service.Register(t.Context(), account.RegisterParams{Username: "bob", Password: "BigBob27!", ChatID: "55"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,10 @@ import (
 // when it gives none: a sign-out may name its user by both.
 func (n Name) validateEach(ve *ValidationError) {
 	if n.Username != "" {
-		validatePresentedUsername(ve, "username", n.Username)
+		validatePresentedUsername(ve, FieldUsername, n.Username)
 	}
 	if n.Email != "" || n.Username == "" {
-		validatePresentedEmail(ve, "email", n.Email)
+		validatePresentedEmail(ve, FieldEmail, n.Email)
 	}
 }
 

@@ -25,7 +25,7 @@ const (
 // validateUsername checks a username: 3 to 64 characters of A-Z, a-z, 0-9,
 // '_', '.' and '-'. ASCII only, so that case-insensitive uniqueness is
 // exact in every store and look-alike letters cannot pose as another user.
-func validateUsername(ve *ValidationError, field, v string) {
+func validateUsername(ve *ValidationError, field Field, v string) {
 	n := utf8.RuneCountInString(v)
 	switch {
 	case v == "":
@@ -50,7 +50,7 @@ func isUsernameRune(r rune) bool {
 
 // validateNewPassword applies the password policy to a password being set.
 // identities (email, username) are what it must not equal.
-func validateNewPassword(ve *ValidationError, field, pw string, identities ...string) {
+func validateNewPassword(ve *ValidationError, field Field, pw string, identities ...string) {
 	if pw == "" {
 		ve.Add(field, "is required")
 		return
@@ -62,7 +62,7 @@ func validateNewPassword(ve *ValidationError, field, pw string, identities ...st
 
 // validatePresented checks a password given to prove who one is: present,
 // and not so long that it could not have been set.
-func validatePresented(ve *ValidationError, field, pw string) {
+func validatePresented(ve *ValidationError, field Field, pw string) {
 	switch {
 	case pw == "":
 		ve.Add(field, "is required")
@@ -101,7 +101,7 @@ const (
 // validateEmail checks an email address being registered: a bare
 // addr-spec (no display name) whose domain has a dot, and no look-alike
 // of another address (see lookAlike).
-func validateEmail(ve *ValidationError, field, v string) {
+func validateEmail(ve *ValidationError, field Field, v string) {
 	if !validatePresentedEmail(ve, field, v) {
 		return
 	}
@@ -227,7 +227,7 @@ func isASCII(s string) bool {
 
 // validatePresentedUsername checks a username given to name an account:
 // present and not too long.
-func validatePresentedUsername(ve *ValidationError, field, v string) {
+func validatePresentedUsername(ve *ValidationError, field Field, v string) {
 	switch {
 	case v == "":
 		ve.Add(field, "is required")
@@ -238,7 +238,7 @@ func validatePresentedUsername(ve *ValidationError, field, v string) {
 
 // validatePresentedEmail checks an email given to name an account: present
 // and not too long. It reports whether both hold.
-func validatePresentedEmail(ve *ValidationError, field, v string) bool {
+func validatePresentedEmail(ve *ValidationError, field Field, v string) bool {
 	switch {
 	case v == "":
 		ve.Add(field, "is required")
@@ -252,7 +252,7 @@ func validatePresentedEmail(ve *ValidationError, field, v string) bool {
 
 // validateName checks a person's name: optional unless required, at most
 // MaxNameLen characters, valid UTF-8 without control characters.
-func validateName(ve *ValidationError, field, v string, required bool) {
+func validateName(ve *ValidationError, field Field, v string, required bool) {
 	switch {
 	case v == "":
 		if required {
@@ -267,7 +267,7 @@ func validateName(ve *ValidationError, field, v string, required bool) {
 
 // parseAcceptedAt reads when a document was accepted: an RFC 3339 time,
 // not in the future.
-func parseAcceptedAt(ve *ValidationError, field, v string, now time.Time) time.Time {
+func parseAcceptedAt(ve *ValidationError, field Field, v string, now time.Time) time.Time {
 	if v == "" {
 		ve.Add(field, "is required")
 		return time.Time{}

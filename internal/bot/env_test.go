@@ -62,7 +62,7 @@ func (a *accounts) register(username string, chatID int64) *account.User {
 func (a *accounts) registerPending(username string, chatID int64) *account.User {
 	a.t.Helper()
 	u, err := a.svc.Register(context.Background(), account.RegisterParams{
-		Username: username, Password: testPassword, Account: strconv.FormatInt(chatID, 10),
+		Username: username, Password: testPassword, ChatID: strconv.FormatInt(chatID, 10),
 	})
 	if err != nil {
 		a.t.Fatalf("register %s: %v", username, err)

@@ -132,7 +132,7 @@ func jsonFields(body []byte, names []string) (fields, error) {
 		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 			f[k] = string(v)
 		default:
-			ve.Add(k, "must be a string")
+			ve.Add(account.Field(k), "must be a string") // named as sent
 		}
 	}
 	if err := ve.Err(); err != nil {

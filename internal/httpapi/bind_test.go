@@ -188,7 +188,7 @@ func modelJSON(body []byte) (fields, error) {
 			f[name] = v.String()
 		case nil:
 		default:
-			ve.Add(name, "must be a string")
+			ve.Add(account.Field(name), "must be a string")
 		}
 	}
 	if err := ve.Err(); err != nil {

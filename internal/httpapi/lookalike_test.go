@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"tgauth/internal/account"
 )
 
 // lookAlikes of spongebob@bikinibottom.com and of bob: each reads as its
@@ -83,7 +81,7 @@ func TestLookAlikeUsernames(t *testing.T) {
 	unknown.Instance, unknown.RequestID = "", ""
 	for _, name := range []string{"b\u043eb", "\u212Aate", "\uff42ob", "b\u0131ll"} {
 		p := wantProblem(t, e.postForm("/v1/register/", "username", name, "password", goodPassword, "account", "2"), http.StatusBadRequest, "validation_failed")
-		if diff := cmp.Diff([]account.FieldError{{Field: "username", Message: "may contain only letters A-Z, digits, '_', '.' and '-'"}}, p.Errors); diff != "" {
+		if diff := cmp.Diff([]fieldError{{Field: "username", Message: "may contain only letters A-Z, digits, '_', '.' and '-'"}}, p.Errors); diff != "" {
 			t.Errorf("register %q errors (-want +got):\n%s", name, diff)
 		}
 		for _, path := range []string{"/v1/login/", "/v2/auth/login"} {

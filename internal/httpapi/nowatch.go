@@ -86,6 +86,9 @@ func (s *Server) loginWith(c *gin.Context, p account.LoginParams) (*account.Toke
 	return s.accounts.Login(c.Request.Context(), p)
 }
 
+// refreshNames: NOWATCH calls the refresh token refresh.
+var refreshNames = wireNames{account.FieldRefreshToken: "refresh"}
+
 // refresh is POST /v1/auth/refresh.
 func (s *Server) refresh(c *gin.Context) error {
 	f, err := readFields(c, "refresh")
@@ -94,7 +97,7 @@ func (s *Server) refresh(c *gin.Context) error {
 	}
 	t, err := s.accounts.Refresh(c.Request.Context(), f["refresh"])
 	if err != nil {
-		return err
+		return refreshNames.named(err)
 	}
 	c.JSON(http.StatusOK, toPair(t))
 	return nil
@@ -118,6 +121,9 @@ func (s *Server) forgotPassword(c *gin.Context) error {
 	return nil
 }
 
+// confirmNames: NOWATCH calls the reset code verification_code.
+var confirmNames = wireNames{account.FieldCode: "verification_code"}
+
 // confirmNewPassword is POST /v1/auth/confirm_new_password.
 func (s *Server) confirmNewPassword(c *gin.Context) error {
 	f, err := readFields(c, "email", "username", "verification_code", "new_password")
@@ -134,7 +140,7 @@ func (s *Server) confirmNewPassword(c *gin.Context) error {
 		NewPassword: f["new_password"],
 	})
 	if err != nil {
-		return err
+		return confirmNames.named(err)
 	}
 	c.JSON(http.StatusOK, success)
 	return nil
@@ -163,6 +169,9 @@ type linkResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// linkNames: the link route calls the current password password.
+var linkNames = wireNames{account.FieldCurrentPassword: "password"}
+
 // telegramLink is POST /v1/telegram/link: a deep link that binds the chat
 // opening it to the caller's account, for the current password.
 func (s *Server) telegramLink(c *gin.Context) error {
@@ -179,7 +188,7 @@ func (s *Server) telegramLink(c *gin.Context) error {
 	}
 	l, err := s.accounts.CreateLink(c.Request.Context(), pr, f["password"])
 	if err != nil {
-		return err
+		return linkNames.named(err)
 	}
 	c.JSON(http.StatusOK, linkResponse{Link: l.URL, ExpiresAt: l.ExpiresAt})
 	return nil

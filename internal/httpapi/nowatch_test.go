@@ -70,7 +70,7 @@ func TestRegisterEmail(t *testing.T) {
 	// Taken, in any case.
 	body := strings.Replace(seedRegister, "spongebob@", "SPONGEBOB@", 1)
 	p := wantProblem(t, e.do(postJSON("/v1/auth/register/", body, nil)), http.StatusConflict, "already_exists")
-	if diff := cmp.Diff([]account.FieldError{{Field: "email", Message: "is already taken"}}, p.Errors); diff != "" {
+	if diff := cmp.Diff([]fieldError{{Field: "email", Message: "is already taken"}}, p.Errors); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 }
@@ -83,27 +83,27 @@ func TestRegisterEmailInvalid(t *testing.T) {
 	tests := []struct {
 		name   string
 		change map[string]string
-		want   []account.FieldError
+		want   []fieldError
 	}{
-		{"everything missing", map[string]string{"email": "", "password": "", "first_name": "", "last_name": "", "toc_accepted_at": "", "privacy_policy_accepted_at": ""}, []account.FieldError{
+		{"everything missing", map[string]string{"email": "", "password": "", "first_name": "", "last_name": "", "toc_accepted_at": "", "privacy_policy_accepted_at": ""}, []fieldError{
 			{Field: "email", Message: "is required"},
 			{Field: "password", Message: "is required"},
 			{Field: "first_name", Message: "is required"},
 			{Field: "toc_accepted_at", Message: "is required"},
 			{Field: "privacy_policy_accepted_at", Message: "is required"},
 		}},
-		{"not an email", map[string]string{"email": "Bob <bob@example.com>"}, []account.FieldError{{Field: "email", Message: "must be an email address like name@example.com"}}},
-		{"email with an invisible character", map[string]string{"email": "spongebob\u200b@bikinibottom.com"}, []account.FieldError{{Field: "email", Message: "must be an email address like name@example.com"}}},
-		{"email without a dot in the domain", map[string]string{"email": "bob@localhost"}, []account.FieldError{{Field: "email", Message: "must be an email address like name@example.com"}}},
-		{"email too long", map[string]string{"email": strings.Repeat("a", 250) + "@b.co"}, []account.FieldError{{Field: "email", Message: "must be at most 254 characters"}}},
-		{"password is the email", map[string]string{"email": "Bob.Smith1!@Example.com", "password": "bob.smith1!@example.com"}, []account.FieldError{
+		{"not an email", map[string]string{"email": "Bob <bob@example.com>"}, []fieldError{{Field: "email", Message: "must be an email address like name@example.com"}}},
+		{"email with an invisible character", map[string]string{"email": "spongebob\u200b@bikinibottom.com"}, []fieldError{{Field: "email", Message: "must be an email address like name@example.com"}}},
+		{"email without a dot in the domain", map[string]string{"email": "bob@localhost"}, []fieldError{{Field: "email", Message: "must be an email address like name@example.com"}}},
+		{"email too long", map[string]string{"email": strings.Repeat("a", 250) + "@b.co"}, []fieldError{{Field: "email", Message: "must be at most 254 characters"}}},
+		{"password is the email", map[string]string{"email": "Bob.Smith1!@Example.com", "password": "bob.smith1!@example.com"}, []fieldError{
 			{Field: "password", Message: "must contain an uppercase letter"},
 			{Field: "password", Message: "must not be the same as your email or username"},
 		}},
-		{"name too long", map[string]string{"last_name": strings.Repeat("é", 101)}, []account.FieldError{{Field: "last_name", Message: "must be at most 100 characters"}}},
-		{"name with control characters", map[string]string{"first_name": "Bob\x00"}, []account.FieldError{{Field: "first_name", Message: "must be text without control characters"}}},
-		{"acceptance in the future", map[string]string{"toc_accepted_at": "2026-11-25T12:06:00Z"}, []account.FieldError{{Field: "toc_accepted_at", Message: "must not be in the future"}}},
-		{"acceptance not RFC 3339", map[string]string{"privacy_policy_accepted_at": "01/07/2024"}, []account.FieldError{{Field: "privacy_policy_accepted_at", Message: "must be an RFC 3339 time like 2024-07-01T12:34:56Z"}}},
+		{"name too long", map[string]string{"last_name": strings.Repeat("é", 101)}, []fieldError{{Field: "last_name", Message: "must be at most 100 characters"}}},
+		{"name with control characters", map[string]string{"first_name": "Bob\x00"}, []fieldError{{Field: "first_name", Message: "must be text without control characters"}}},
+		{"acceptance in the future", map[string]string{"toc_accepted_at": "2026-11-25T12:06:00Z"}, []fieldError{{Field: "toc_accepted_at", Message: "must not be in the future"}}},
+		{"acceptance not RFC 3339", map[string]string{"privacy_policy_accepted_at": "01/07/2024"}, []fieldError{{Field: "privacy_policy_accepted_at", Message: "must be an RFC 3339 time like 2024-07-01T12:34:56Z"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,7 +168,7 @@ func TestLoginPair(t *testing.T) {
 		t.Errorf("wrong password and unknown email differ (-wrong +unknown):\n%s", diff)
 	}
 	p := wantProblem(t, e.postForm("/v1/auth/login"), http.StatusBadRequest, "validation_failed")
-	want := []account.FieldError{{Field: "email", Message: "is required"}, {Field: "password", Message: "is required"}}
+	want := []fieldError{{Field: "email", Message: "is required"}, {Field: "password", Message: "is required"}}
 	if diff := cmp.Diff(want, p.Errors); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
@@ -263,7 +263,7 @@ func TestRefreshRefused(t *testing.T) {
 	wantProblem(t, e.do(request{method: http.MethodGet, path: "/v1/me", header: bearer(p.Refresh)}), http.StatusUnauthorized, "invalid_token")
 	wantProblem(t, e.postForm("/v1/auth/refresh", "refresh", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0eXAiOiJyZWZyZXNoIiwic3ViIjoiMTIzNCIsImV4cCI6MTYwMDA5MjAwMH0.signature"), http.StatusUnauthorized, "invalid_token")
 	pr := wantProblem(t, e.postForm("/v1/auth/refresh"), http.StatusBadRequest, "validation_failed")
-	if diff := cmp.Diff([]account.FieldError{{Field: "refresh", Message: "is required"}}, pr.Errors); diff != "" {
+	if diff := cmp.Diff([]fieldError{{Field: "refresh", Message: "is required"}}, pr.Errors); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 	e.clock.Advance(24 * time.Hour)
@@ -498,7 +498,7 @@ func TestResetCodeRules(t *testing.T) {
 	t.Run("bad input", func(t *testing.T) {
 		e, _ := setup(t)
 		p := wantProblem(t, e.postForm("/v1/auth/confirm_new_password", "email", spongebob, "verification_code", "12ab"), http.StatusBadRequest, "validation_failed")
-		want := []account.FieldError{{Field: "verification_code", Message: "must be 6 digits, or 12 for a code asked for in the chat"}, {Field: "new_password", Message: "is required"}}
+		want := []fieldError{{Field: "verification_code", Message: "must be 6 digits, or 12 for a code asked for in the chat"}, {Field: "new_password", Message: "is required"}}
 		if diff := cmp.Diff(want, p.Errors); diff != "" {
 			t.Errorf("errors (-want +got):\n%s", diff)
 		}

@@ -14,14 +14,51 @@ import (
 // problem is an RFC 9457 problem details body. Code is stable: clients
 // may switch on it; Title and Detail are for people.
 type problem struct {
-	Type      string               `json:"type"`
-	Title     string               `json:"title"`
-	Status    int                  `json:"status"`
-	Detail    string               `json:"detail,omitempty"`
-	Instance  string               `json:"instance,omitempty"`
-	Code      string               `json:"code"`
-	RequestID string               `json:"request_id,omitempty"`
-	Errors    []account.FieldError `json:"errors,omitempty"`
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	Instance  string       `json:"instance,omitempty"`
+	Code      string       `json:"code"`
+	RequestID string       `json:"request_id,omitempty"`
+	Errors    []fieldError `json:"errors,omitempty"`
+}
+
+// fieldError is one broken rule of one body field, named as the client
+// sent it.
+type fieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// wireNames maps the domain's names of a route's fields to the names its
+// body gives them, where the two differ.
+type wireNames map[account.Field]string
+
+// of is the body's name for f.
+func (w wireNames) of(f account.Field) string {
+	if n, ok := w[f]; ok {
+		return n
+	}
+	return string(f)
+}
+
+// sentAs is a domain error from a route whose body calls some of the
+// domain's fields by other names: its problem uses the body's names.
+type sentAs struct {
+	err   error
+	names wireNames
+}
+
+func (e *sentAs) Error() string { return e.err.Error() }
+func (e *sentAs) Unwrap() error { return e.err }
+
+// named returns err with the route's names for its fields; nil stays nil.
+func (w wireNames) named(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &sentAs{err, w}
 }
 
 // apiError is an error the HTTP layer raises itself, already in the form
@@ -49,12 +86,17 @@ var (
 // place where errors become statuses.
 func problemFor(err error) problem {
 	var (
-		ae *apiError
-		ve *account.ValidationError
-		ce *account.ConflictError
-		re *rateLimitedError
-		we *account.WrongPasswordError
+		ae    *apiError
+		ve    *account.ValidationError
+		ce    *account.ConflictError
+		re    *rateLimitedError
+		we    *account.WrongPasswordError
+		sa    *sentAs
+		names wireNames
 	)
+	if errors.As(err, &sa) {
+		names = sa.names
+	}
 	switch {
 	case errors.As(err, &ae):
 		return newProblem(ae.status, ae.code, ae.detail)
@@ -62,17 +104,19 @@ func problemFor(err error) problem {
 		return newProblem(http.StatusTooManyRequests, "rate_limited", "Too many attempts; retry after the time in Retry-After.")
 	case errors.As(err, &ve):
 		p := newProblem(http.StatusBadRequest, "validation_failed", "Some fields are missing or invalid; see errors.")
-		p.Errors = ve.Fields
+		for _, f := range ve.Fields {
+			p.Errors = append(p.Errors, fieldError{names.of(f.Field), f.Message})
+		}
 		return p
 	case errors.As(err, &ce):
-		p := newProblem(http.StatusConflict, "already_exists", ce.Error()+".")
-		p.Errors = []account.FieldError{{Field: ce.Field, Message: "is already taken"}}
+		p := newProblem(http.StatusConflict, "already_exists", names.of(ce.Field)+" is already taken.")
+		p.Errors = []fieldError{{names.of(ce.Field), "is already taken"}}
 		return p
 	case errors.Is(err, account.ErrUnauthorized):
 		return newProblem(http.StatusUnauthorized, "invalid_credentials", "The account or password is wrong.")
 	case errors.Is(err, account.ErrInvalidCode):
 		p := newProblem(http.StatusBadRequest, "invalid_code", "The verification code is wrong, expired or used up; ask for a new one.")
-		p.Errors = []account.FieldError{{Field: "verification_code", Message: "is wrong, expired or used up"}}
+		p.Errors = []fieldError{{names.of(account.FieldCode), "is wrong, expired or used up"}}
 		return p
 	case errors.Is(err, account.ErrForbidden):
 		return newProblem(http.StatusForbidden, "forbidden", "This account may not do this.")
@@ -81,8 +125,9 @@ func problemFor(err error) problem {
 	case errors.Is(err, account.ErrInvalidToken):
 		return newProblem(http.StatusUnauthorized, "invalid_token", "The bearer token is invalid, expired or revoked.")
 	case errors.As(err, &we):
-		p := newProblem(http.StatusForbidden, "wrong_password", "The password given in "+we.Field+" is not the current password.")
-		p.Errors = []account.FieldError{{Field: we.Field, Message: "does not match the current password"}}
+		field := names.of(we.Field)
+		p := newProblem(http.StatusForbidden, "wrong_password", "The password given in "+field+" is not the current password.")
+		p.Errors = []fieldError{{field, "does not match the current password"}}
 		return p
 	case errors.Is(err, account.ErrConflict):
 		return newProblem(http.StatusConflict, "conflict", "The account changed while this request ran; try again.")

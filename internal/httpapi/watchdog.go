@@ -15,6 +15,9 @@ type registerResponse struct {
 	ChatID  int64  `json:"chat_id"`
 }
 
+// registerNames: Watchdog calls the chat id account.
+var registerNames = wireNames{account.FieldChatID: "account"}
+
 // register is POST /v1/register/: username, password, account (chat id).
 func (s *Server) register(c *gin.Context) error {
 	f, err := readFields(c, "username", "password", "account")
@@ -27,10 +30,10 @@ func (s *Server) register(c *gin.Context) error {
 	u, err := s.accounts.Register(c.Request.Context(), account.RegisterParams{
 		Username: f["username"],
 		Password: f["password"],
-		Account:  f["account"],
+		ChatID:   f["account"],
 	})
 	if err != nil {
-		return err
+		return registerNames.named(err)
 	}
 	c.JSON(http.StatusCreated, registerResponse{
 		Message: "User " + u.Username + " was created",
@@ -62,6 +65,9 @@ type messageResponse struct {
 	Message string `json:"message"`
 }
 
+// changePasswordNames: Watchdog calls the current password old_password.
+var changePasswordNames = wireNames{account.FieldCurrentPassword: "old_password"}
+
 // changePassword is POST /v1/change-password/: old_password, new_password,
 // with a bearer token.
 func (s *Server) changePassword(c *gin.Context) error {
@@ -77,7 +83,7 @@ func (s *Server) changePassword(c *gin.Context) error {
 		return err
 	}
 	if err := s.accounts.ChangePassword(c.Request.Context(), pr, f["old_password"], f["new_password"]); err != nil {
-		return err
+		return changePasswordNames.named(err)
 	}
 	c.JSON(http.StatusOK, messageResponse{Message: "Password changed successfully"})
 	return nil

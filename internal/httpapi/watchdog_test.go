@@ -59,49 +59,49 @@ func TestRegisterInvalid(t *testing.T) {
 	tests := []struct {
 		name string
 		kv   []string
-		want []account.FieldError
+		want []fieldError
 	}{
-		{"all missing", nil, []account.FieldError{
+		{"all missing", nil, []fieldError{
 			{Field: "username", Message: "is required"},
 			{Field: "password", Message: "is required"},
 			{Field: "account", Message: "is required"},
 		}},
-		{"all empty", []string{"username", "", "password", "", "account", ""}, []account.FieldError{
+		{"all empty", []string{"username", "", "password", "", "account", ""}, []fieldError{
 			{Field: "username", Message: "is required"},
 			{Field: "password", Message: "is required"},
 			{Field: "account", Message: "is required"},
 		}},
-		{"username too long", []string{"username", long, "password", goodPassword, "account", "1"}, []account.FieldError{
+		{"username too long", []string{"username", long, "password", goodPassword, "account", "1"}, []fieldError{
 			{Field: "username", Message: "must be at most 64 characters"},
 		}},
-		{"username too short and odd characters", []string{"username", "b ", "password", goodPassword, "account", "1"}, []account.FieldError{
+		{"username too short and odd characters", []string{"username", "b ", "password", goodPassword, "account", "1"}, []fieldError{
 			{Field: "username", Message: "must be at least 3 characters"},
 			{Field: "username", Message: "may contain only letters A-Z, digits, '_', '.' and '-'"},
 		}},
-		{"chat id not an integer", []string{"username", "bob", "password", goodPassword, "account", "12ab"}, []account.FieldError{
+		{"chat id not an integer", []string{"username", "bob", "password", goodPassword, "account", "12ab"}, []fieldError{
 			{Field: "account", Message: "must be an integer (the Telegram chat id the bot's /start shows)"},
 		}},
-		{"chat id oversized", []string{"username", "bob", "password", goodPassword, "account", strings.Repeat("9", 40)}, []account.FieldError{
+		{"chat id oversized", []string{"username", "bob", "password", goodPassword, "account", strings.Repeat("9", 40)}, []fieldError{
 			{Field: "account", Message: "must be an integer (the Telegram chat id the bot's /start shows)"},
 		}},
-		{"group chat id", []string{"username", "bob", "password", goodPassword, "account", "-100123"}, []account.FieldError{
+		{"group chat id", []string{"username", "bob", "password", goodPassword, "account", "-100123"}, []fieldError{
 			{Field: "account", Message: "must be a positive integer: only a private chat with the bot can be linked"},
 		}},
-		{"password policy, each rule its own entry", []string{"username", "bob", "password", "short", "account", "1"}, []account.FieldError{
+		{"password policy, each rule its own entry", []string{"username", "bob", "password", "short", "account", "1"}, []fieldError{
 			{Field: "password", Message: "must be at least 8 characters"},
 			{Field: "password", Message: "must contain an uppercase letter"},
 			{Field: "password", Message: "must contain a digit"},
 			{Field: "password", Message: `must contain a special character (one of ^$*.[]{}()?-"!@#%&/,><':;|_~+)`},
 		}},
-		{"password equals username", []string{"username", "Bob.Builder-1!", "password", "bob.builder-1!", "account", "1"}, []account.FieldError{
+		{"password equals username", []string{"username", "Bob.Builder-1!", "password", "bob.builder-1!", "account", "1"}, []fieldError{
 			{Field: "username", Message: "may contain only letters A-Z, digits, '_', '.' and '-'"},
 			{Field: "password", Message: "must contain an uppercase letter"},
 			{Field: "password", Message: "must not be the same as your email or username"},
 		}},
-		{"common password", []string{"username", "bob", "password", "P@ssw0rd", "account", "1"}, []account.FieldError{
+		{"common password", []string{"username", "bob", "password", "P@ssw0rd", "account", "1"}, []fieldError{
 			{Field: "password", Message: "is a well-known common password"},
 		}},
-		{"password oversized", []string{"username", "bob", "password", "Aa1!" + strings.Repeat("x", 300), "account", "1"}, []account.FieldError{
+		{"password oversized", []string{"username", "bob", "password", "Aa1!" + strings.Repeat("x", 300), "account", "1"}, []fieldError{
 			{Field: "password", Message: "must be at most 256 characters"},
 		}},
 	}
@@ -129,7 +129,7 @@ func TestRegisterPasswordEqualToUsername(t *testing.T) {
 	}
 }
 
-func containsField(errs []account.FieldError, field, msg string) bool {
+func containsField(errs []fieldError, field, msg string) bool {
 	for _, f := range errs {
 		if f.Field == field && f.Message == msg {
 			return true
@@ -143,7 +143,7 @@ func TestRegisterJSONWrongType(t *testing.T) {
 	rec := e.do(request{method: http.MethodPost, path: "/v1/register/", contentType: "application/json",
 		body: `{"username":["bob"],"password":"BigBob27!","account":true,"other":{}}`})
 	p := wantProblem(t, rec, http.StatusBadRequest, "validation_failed")
-	want := []account.FieldError{{Field: "username", Message: "must be a string"}, {Field: "account", Message: "must be a string"}}
+	want := []fieldError{{Field: "username", Message: "must be a string"}, {Field: "account", Message: "must be a string"}}
 	if diff := cmp.Diff(want, p.Errors); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
@@ -155,7 +155,7 @@ func TestRegisterTakenUsername(t *testing.T) {
 	for _, name := range []string{"bob", "BOB", "Bob"} {
 		rec := e.postForm("/v1/register", "username", name, "password", goodPassword, "account", "2")
 		p := wantProblem(t, rec, http.StatusConflict, "already_exists")
-		if diff := cmp.Diff([]account.FieldError{{Field: "username", Message: "is already taken"}}, p.Errors); diff != "" {
+		if diff := cmp.Diff([]fieldError{{Field: "username", Message: "is already taken"}}, p.Errors); diff != "" {
 			t.Errorf("register %q errors (-want +got):\n%s", name, diff)
 		}
 	}
@@ -258,10 +258,10 @@ func TestLoginInvalidInput(t *testing.T) {
 	tests := []struct {
 		name string
 		kv   []string
-		want []account.FieldError
+		want []fieldError
 	}{
-		{"missing", nil, []account.FieldError{{Field: "username", Message: "is required"}, {Field: "password", Message: "is required"}}},
-		{"oversized", []string{"username", strings.Repeat("b", 65), "password", strings.Repeat("p", 257)}, []account.FieldError{
+		{"missing", nil, []fieldError{{Field: "username", Message: "is required"}, {Field: "password", Message: "is required"}}},
+		{"oversized", []string{"username", strings.Repeat("b", 65), "password", strings.Repeat("p", 257)}, []fieldError{
 			{Field: "username", Message: "must be at most 64 characters"},
 			{Field: "password", Message: "must be at most 256 characters"},
 		}},
@@ -353,7 +353,7 @@ func TestChangePasswordRefused(t *testing.T) {
 	}
 
 	p := wantProblem(t, e.do(*change("old_password", "Wrong-pass1", "new_password", "N3w-Secret!")), http.StatusForbidden, "wrong_password")
-	if diff := cmp.Diff([]account.FieldError{{Field: "old_password", Message: "does not match the current password"}}, p.Errors); diff != "" {
+	if diff := cmp.Diff([]fieldError{{Field: "old_password", Message: "does not match the current password"}}, p.Errors); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 	if n := e.count(`SELECT failed_logins FROM users`); n != 1 {
@@ -361,13 +361,13 @@ func TestChangePasswordRefused(t *testing.T) {
 	}
 
 	p = wantProblem(t, e.do(*change()), http.StatusBadRequest, "validation_failed")
-	want := []account.FieldError{{Field: "old_password", Message: "is required"}, {Field: "new_password", Message: "is required"}}
+	want := []fieldError{{Field: "old_password", Message: "is required"}, {Field: "new_password", Message: "is required"}}
 	if diff := cmp.Diff(want, p.Errors); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 
 	p = wantProblem(t, e.do(*change("old_password", goodPassword, "new_password", goodPassword)), http.StatusBadRequest, "validation_failed")
-	if diff := cmp.Diff([]account.FieldError{{Field: "new_password", Message: "must differ from the old password"}}, p.Errors); diff != "" {
+	if diff := cmp.Diff([]fieldError{{Field: "new_password", Message: "must differ from the old password"}}, p.Errors); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 

@@ -180,15 +180,15 @@ func retryable(err error) bool {
 
 // uniqueFields names the field each unique constraint on users guards; the
 // indexes are on expressions, so the error names no column.
-var uniqueFields = map[string]string{
-	"users_username_fold": "username",
-	"users_email_fold":    "email",
+var uniqueFields = map[string]account.Field{
+	"users_username_fold": account.FieldUsername,
+	"users_email_fold":    account.FieldEmail,
 }
 
 // constraintField reports whether err is a unique violation and names the
 // field it is about ("" when it is not one of users' fields), as the
 // SQLite store does.
-func constraintField(err error) (field string, ok bool) {
+func constraintField(err error) (field account.Field, ok bool) {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != codeUniqueViolation {
 		return "", false

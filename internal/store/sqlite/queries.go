@@ -116,7 +116,7 @@ func (t *tx) InsertUser(ctx context.Context, u *account.User) error {
 		if field == "" {
 			return fmt.Errorf("insert user: %w", account.ErrConflict)
 		}
-		return &account.ConflictError{Field: field}
+		return &account.ConflictError{Field: account.Field(field)} // users' columns are named as the fields
 	}
 	if err != nil {
 		return fmt.Errorf("insert user: %w", err)

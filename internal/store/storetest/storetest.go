@@ -318,7 +318,7 @@ func testConflict(t *testing.T, s Store) {
 	tests := []struct {
 		name  string
 		u     *account.User
-		field string
+		field account.Field
 	}{
 		{"username", sameUsername, "username"},
 		{"email", sameEmail, "email"},
