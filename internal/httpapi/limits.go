@@ -127,4 +127,4 @@ func (s *Server) checkClientToken(c *gin.Context) error {
 	return nil
 }
 
-var errBadClientToken = &apiError{http.StatusUnauthorized, "invalid_client_token", "This route needs a valid x-auth-token header."}
+var errBadClientToken = &apiError{http.StatusUnauthorized, codeInvalidClientToken, "This route needs a valid x-auth-token header."}

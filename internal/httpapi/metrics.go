@@ -34,13 +34,13 @@ func loginResult(err error) string {
 		return metrics.LoginSuccess
 	}
 	switch problemFor(err).Code {
-	case "invalid_credentials":
+	case codeInvalidCredentials:
 		return metrics.LoginInvalidCredentials
-	case "forbidden":
+	case codeForbidden:
 		return metrics.LoginForbidden
-	case "rate_limited":
+	case codeRateLimited:
 		return metrics.LoginRateLimited
-	case "validation_failed", "malformed_body", "unsupported_media_type", "body_too_large":
+	case codeValidationFailed, codeMalformedBody, codeUnsupportedMediaType, codeBodyTooLarge:
 		return metrics.LoginInvalid
 	default:
 		return metrics.LoginError

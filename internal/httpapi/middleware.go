@@ -85,7 +85,7 @@ func (s *Server) recoverPanic(c *gin.Context) {
 			}
 			s.log.ErrorContext(c.Request.Context(), "panic in handler",
 				slog.String("request_id", requestID(c)), slog.Any("panic", v))
-			s.writeProblem(c, &apiError{http.StatusInternalServerError, "internal_error", "Something went wrong on our side."})
+			s.writeProblem(c, &apiError{http.StatusInternalServerError, codeInternalError, "Something went wrong on our side."})
 		}
 	}()
 	c.Next()

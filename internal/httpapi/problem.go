@@ -61,6 +61,32 @@ func (w wireNames) named(err error) error {
 	return &sentAs{err, w}
 }
 
+// Problem codes: the stable code of each answer, which clients may switch
+// on (openapi.yaml lists them). Handlers, the writer and the login metric
+// all name them here.
+const (
+	codeNotFound             = "not_found"
+	codeMethodNotAllowed     = "method_not_allowed"
+	codeBodyTooLarge         = "body_too_large"
+	codeUnsupportedMediaType = "unsupported_media_type"
+	codeMalformedBody        = "malformed_body"
+	codeMissingToken         = "missing_token"
+	codeNotReady             = "not_ready"
+	codeRateLimited          = "rate_limited"
+	codeValidationFailed     = "validation_failed"
+	codeAlreadyExists        = "already_exists"
+	codeInvalidCredentials   = "invalid_credentials"
+	codeInvalidCode          = "invalid_code"
+	codeForbidden            = "forbidden"
+	codeNotConfigured        = "not_configured"
+	codeInvalidToken         = "invalid_token"
+	codeWrongPassword        = "wrong_password"
+	codeConflict             = "conflict"
+	codeUnavailable          = "unavailable"
+	codeInternalError        = "internal_error"
+	codeInvalidClientToken   = "invalid_client_token"
+)
+
 // apiError is an error the HTTP layer raises itself, already in the form
 // of a problem: a bad body, an unknown route, a missing token.
 type apiError struct {
@@ -72,14 +98,14 @@ type apiError struct {
 func (e *apiError) Error() string { return e.code + ": " + e.detail }
 
 var (
-	errNotFound         = &apiError{http.StatusNotFound, "not_found", "No route matches this path."}
-	errMethodNotAllowed = &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "This path does not answer to this method; see the Allow header."}
-	errBodyTooLarge     = &apiError{http.StatusRequestEntityTooLarge, "body_too_large", "The request body is larger than this server accepts."}
-	errUnsupportedMedia = &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json or application/x-www-form-urlencoded."}
-	errMalformedBody    = &apiError{http.StatusBadRequest, "malformed_body", "The request body could not be parsed."}
-	errInvalidUTF8      = &apiError{http.StatusBadRequest, "malformed_body", "The request body is not valid UTF-8 text."}
-	errMissingToken     = &apiError{http.StatusUnauthorized, "missing_token", "This route needs an Authorization: Bearer token."}
-	errNotReady         = &apiError{http.StatusServiceUnavailable, "not_ready", "The database does not answer."}
+	errNotFound         = &apiError{http.StatusNotFound, codeNotFound, "No route matches this path."}
+	errMethodNotAllowed = &apiError{http.StatusMethodNotAllowed, codeMethodNotAllowed, "This path does not answer to this method; see the Allow header."}
+	errBodyTooLarge     = &apiError{http.StatusRequestEntityTooLarge, codeBodyTooLarge, "The request body is larger than this server accepts."}
+	errUnsupportedMedia = &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "Send the body as application/json or application/x-www-form-urlencoded."}
+	errMalformedBody    = &apiError{http.StatusBadRequest, codeMalformedBody, "The request body could not be parsed."}
+	errInvalidUTF8      = &apiError{http.StatusBadRequest, codeMalformedBody, "The request body is not valid UTF-8 text."}
+	errMissingToken     = &apiError{http.StatusUnauthorized, codeMissingToken, "This route needs an Authorization: Bearer token."}
+	errNotReady         = &apiError{http.StatusServiceUnavailable, codeNotReady, "The database does not answer."}
 )
 
 // problemFor maps an error to the problem that answers it. This is the one
@@ -101,42 +127,42 @@ func problemFor(err error) problem {
 	case errors.As(err, &ae):
 		return newProblem(ae.status, ae.code, ae.detail)
 	case errors.As(err, &re):
-		return newProblem(http.StatusTooManyRequests, "rate_limited", "Too many attempts; retry after the time in Retry-After.")
+		return newProblem(http.StatusTooManyRequests, codeRateLimited, "Too many attempts; retry after the time in Retry-After.")
 	case errors.As(err, &ve):
-		p := newProblem(http.StatusBadRequest, "validation_failed", "Some fields are missing or invalid; see errors.")
+		p := newProblem(http.StatusBadRequest, codeValidationFailed, "Some fields are missing or invalid; see errors.")
 		for _, f := range ve.Fields {
 			p.Errors = append(p.Errors, fieldError{names.of(f.Field), f.Message})
 		}
 		return p
 	case errors.As(err, &ce):
-		p := newProblem(http.StatusConflict, "already_exists", names.of(ce.Field)+" is already taken.")
+		p := newProblem(http.StatusConflict, codeAlreadyExists, names.of(ce.Field)+" is already taken.")
 		p.Errors = []fieldError{{names.of(ce.Field), "is already taken"}}
 		return p
 	case errors.Is(err, account.ErrUnauthorized):
-		return newProblem(http.StatusUnauthorized, "invalid_credentials", "The account or password is wrong.")
+		return newProblem(http.StatusUnauthorized, codeInvalidCredentials, "The account or password is wrong.")
 	case errors.Is(err, account.ErrInvalidCode):
-		p := newProblem(http.StatusBadRequest, "invalid_code", "The verification code is wrong, expired or used up; ask for a new one.")
+		p := newProblem(http.StatusBadRequest, codeInvalidCode, "The verification code is wrong, expired or used up; ask for a new one.")
 		p.Errors = []fieldError{{names.of(account.FieldCode), "is wrong, expired or used up"}}
 		return p
 	case errors.Is(err, account.ErrForbidden):
-		return newProblem(http.StatusForbidden, "forbidden", "This account may not do this.")
+		return newProblem(http.StatusForbidden, codeForbidden, "This account may not do this.")
 	case errors.Is(err, account.ErrUnavailable):
-		return newProblem(http.StatusServiceUnavailable, "not_configured", "The server is not configured for this feature.")
+		return newProblem(http.StatusServiceUnavailable, codeNotConfigured, "The server is not configured for this feature.")
 	case errors.Is(err, account.ErrInvalidToken):
-		return newProblem(http.StatusUnauthorized, "invalid_token", "The bearer token is invalid, expired or revoked.")
+		return newProblem(http.StatusUnauthorized, codeInvalidToken, "The bearer token is invalid, expired or revoked.")
 	case errors.As(err, &we):
 		field := names.of(we.Field)
-		p := newProblem(http.StatusForbidden, "wrong_password", "The password given in "+field+" is not the current password.")
+		p := newProblem(http.StatusForbidden, codeWrongPassword, "The password given in "+field+" is not the current password.")
 		p.Errors = []fieldError{{field, "does not match the current password"}}
 		return p
 	case errors.Is(err, account.ErrConflict):
-		return newProblem(http.StatusConflict, "conflict", "The account changed while this request ran; try again.")
+		return newProblem(http.StatusConflict, codeConflict, "The account changed while this request ran; try again.")
 	case errors.Is(err, account.ErrNotFound):
-		return newProblem(http.StatusNotFound, "not_found", "No such resource.")
+		return newProblem(http.StatusNotFound, codeNotFound, "No such resource.")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return newProblem(http.StatusServiceUnavailable, "unavailable", "The server is too busy to answer in time; try again.")
+		return newProblem(http.StatusServiceUnavailable, codeUnavailable, "The server is too busy to answer in time; try again.")
 	default:
-		return newProblem(http.StatusInternalServerError, "internal_error", "Something went wrong on our side.")
+		return newProblem(http.StatusInternalServerError, codeInternalError, "Something went wrong on our side.")
 	}
 }
 
@@ -156,14 +182,14 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 	p := problemFor(err)
 	p.Instance = c.Request.URL.Path
 	p.RequestID = requestID(c)
-	if p.Status >= http.StatusInternalServerError && p.Code == "internal_error" {
+	if p.Status >= http.StatusInternalServerError && p.Code == codeInternalError {
 		s.log.ErrorContext(c.Request.Context(), "request failed",
 			slog.String("request_id", p.RequestID), slog.String("error", err.Error()))
 	}
 	switch p.Code {
-	case "missing_token", "invalid_token":
+	case codeMissingToken, codeInvalidToken:
 		c.Header("WWW-Authenticate", bearerChallenge(p.Code))
-	case "rate_limited":
+	case codeRateLimited:
 		var re *rateLimitedError
 		errors.As(err, &re)
 		c.Header("Retry-After", re.retryAfterSeconds())
@@ -173,7 +199,7 @@ func (s *Server) writeProblem(c *gin.Context, err error) {
 }
 
 func bearerChallenge(code string) string {
-	if code == "invalid_token" {
+	if code == codeInvalidToken {
 		return `Bearer realm="tgauth", error="invalid_token"`
 	}
 	return `Bearer realm="tgauth"`
