@@ -5,7 +5,6 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,31 +17,14 @@ import (
 
 const token = "424242:main-test-token-DO-NOT-LOG"
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startBot runs the bot command until the test ends and returns its log.
-func startBot(t *testing.T, env map[string]string, args ...string) *lockedBuffer {
+func startBot(t *testing.T, env map[string]string, args ...string) *accounttest.LogBuffer {
 	t.Helper()
 	var environ []string
 	for k, v := range env {
 		environ = append(environ, k+"="+v)
 	}
-	logs := &lockedBuffer{}
+	logs := &accounttest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, environ, logs) }()
@@ -70,7 +52,7 @@ func forgot(t *testing.T, dbPath string, chatID string) string {
 	ctx := t.Context()
 	cfg := config.Defaults()
 	cfg.Database.Path = dbPath
-	log := app.NewLogger(&lockedBuffer{}, cfg.Log)
+	log := app.NewLogger(&accounttest.LogBuffer{}, cfg.Log)
 	started, err := app.Start(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +147,7 @@ func TestBotStartsWhileTelegramIsDown(t *testing.T) {
 }
 
 func TestBotNeedsToken(t *testing.T) {
-	err := run(t.Context(), nil, func(string) string { return "" }, []string{"TGAUTH_DATABASE_PATH=" + filepath.Join(t.TempDir(), "x.db")}, &lockedBuffer{})
+	err := run(t.Context(), nil, func(string) string { return "" }, []string{"TGAUTH_DATABASE_PATH=" + filepath.Join(t.TempDir(), "x.db")}, &accounttest.LogBuffer{})
 	if err == nil || !strings.Contains(err.Error(), "telegram.token") || !strings.Contains(err.Error(), "--dry-run") {
 		t.Errorf("run without a token = %v, want an error naming telegram.token and --dry-run", err)
 	}

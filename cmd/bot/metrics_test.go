@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"tgauth/internal/accounttest"
 	"tgauth/internal/metrics/metricstest"
 	"tgauth/internal/telegramtest"
 )
 
 // metricsURL waits for the bot to log where it serves metrics.
-func metricsURL(t *testing.T, logs *lockedBuffer) string {
+func metricsURL(t *testing.T, logs *accounttest.LogBuffer) string {
 	t.Helper()
 	re := regexp.MustCompile(`msg="metrics listening" addr=(\S+)`)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -113,7 +114,7 @@ func TestBotMetricsAddrInUse(t *testing.T) {
 	err := run(t.Context(), []string{"--dry-run"}, func(string) string { return "" }, []string{
 		"TGAUTH_DATABASE_PATH=" + filepath.Join(t.TempDir(), "other.db"),
 		"TGAUTH_BOT_METRICS_ADDR=" + addr,
-	}, &lockedBuffer{})
+	}, &accounttest.LogBuffer{})
 	if err == nil || !strings.Contains(err.Error(), "bot.metrics_addr") {
 		t.Fatalf("a second bot on metrics address %s = %v, want an error naming bot.metrics_addr", addr, err)
 	}

@@ -5,7 +5,6 @@ package accounttest
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -100,13 +99,9 @@ func ConfirmChat(tb testing.TB, path string, userID, chatID int64) {
 // beside the database), for tests of a process that has no bot beside it.
 func OutboxResetCode(tb testing.TB, path string) string {
 	tb.Helper()
-	db, err := sql.Open("sqlite", path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
+	db := OpenRead(tb, path)
 	var payload []byte
-	err = db.QueryRow(`SELECT payload FROM outbox WHERE kind = ? ORDER BY id DESC LIMIT 1`, account.NoticeResetCode).Scan(&payload)
+	err := db.QueryRow(`SELECT payload FROM outbox WHERE kind = ? ORDER BY id DESC LIMIT 1`, account.NoticeResetCode).Scan(&payload)
 	if err != nil {
 		tb.Fatalf("no reset code in the outbox: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tgauth/internal/account"
+	"tgauth/internal/accounttest"
 	"tgauth/internal/store/sqlite"
 	"tgauth/internal/telegramtest"
 )
@@ -103,11 +104,7 @@ type rowState struct {
 
 func (e *dispatchEnv) row(id int64) rowState {
 	e.t.Helper()
-	db, err := sql.Open("sqlite", e.path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer db.Close()
+	db := accounttest.OpenRead(e.t, e.path)
 	var (
 		r         rowState
 		sent      sql.NullString
@@ -115,7 +112,7 @@ func (e *dispatchEnv) row(id int64) rowState {
 		lastError sql.NullString
 		msgID     sql.NullInt64
 	)
-	err = db.QueryRow(`SELECT sent_at, dead_at, attempts, last_error, payload, telegram_message_id FROM outbox WHERE id = ?`, id).
+	err := db.QueryRow(`SELECT sent_at, dead_at, attempts, last_error, payload, telegram_message_id FROM outbox WHERE id = ?`, id).
 		Scan(&sent, &dead, &r.attempts, &lastError, &r.payload, &msgID)
 	if err != nil {
 		e.t.Fatal(err)

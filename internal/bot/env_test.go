@@ -1,9 +1,7 @@
 package bot
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -112,60 +110,19 @@ func (a *accounts) chatNames(chatID int64) []string {
 	return names
 }
 
-func (a *accounts) db() *sql.DB {
-	a.t.Helper()
-	db, err := sql.Open("sqlite", a.path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return db
-}
-
 // count runs a counting query on the database file itself.
 func (a *accounts) count(query string, args ...any) int {
 	a.t.Helper()
-	db := a.db()
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-		a.t.Fatalf("%s: %v", query, err)
-	}
-	return n
+	return accounttest.Count(a.t, a.path, query, args...)
 }
 
 // queued is one outbox row.
-type queued struct {
-	ChatID int64
-	Kind   account.NoticeKind
-	Notice account.Notice
-}
+type queued = accounttest.Queued
 
 // outbox returns the outbox rows, oldest first.
 func (a *accounts) outbox() []queued {
 	a.t.Helper()
-	db := a.db()
-	defer db.Close()
-	rows, err := db.Query(`SELECT chat_id, kind, payload FROM outbox ORDER BY id`)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []queued
-	for rows.Next() {
-		var q queued
-		var payload string
-		if err := rows.Scan(&q.ChatID, &q.Kind, &payload); err != nil {
-			a.t.Fatal(err)
-		}
-		if err := json.Unmarshal([]byte(payload), &q.Notice); err != nil {
-			a.t.Fatal(err)
-		}
-		out = append(out, q)
-	}
-	if err := rows.Err(); err != nil {
-		a.t.Fatal(err)
-	}
-	return out
+	return accounttest.Outbox(a.t, a.path)
 }
 
 // outboxFor returns the rows of kind queued for chatID.
@@ -181,22 +138,7 @@ func (a *accounts) outboxFor(chatID int64, kind account.NoticeKind) []queued {
 }
 
 // logBuffer collects log output from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = accounttest.LogBuffer
 
 // env is a bot under test: the real Client against the fake Bot API, and
 // the real service.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"tgauth/internal/accounttest"
 	"tgauth/internal/app"
 	"tgauth/internal/bot"
 	"tgauth/internal/config"
@@ -43,7 +44,7 @@ func TestDeliveryUnderFaultMix(t *testing.T) {
 	cfg.Database.Path = filepath.Join(t.TempDir(), "tgauth.db")
 	rows := queueNotices(ctx, t, cfg.Database.Path, notices, chats)
 
-	logs := &syncBuffer{}
+	logs := &accounttest.LogBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("dispatcher log:\n%s", logs)

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"tgauth/internal/accounttest"
 )
 
 // buildCommand builds tgauth/cmd/<name> into a temp dir and returns the
@@ -38,10 +40,10 @@ type proc struct {
 	t      *testing.T
 	name   string
 	cmd    *exec.Cmd
-	logs   *syncBuffer   // what it wrote to stderr and stdout
-	lines  chan string   // the same, line by line, until it is full
-	exited chan struct{} // closed once Wait returned
-	err    error         // Wait's, after exited
+	logs   *accounttest.LogBuffer // what it wrote to stderr and stdout
+	lines  chan string            // the same, line by line, until it is full
+	exited chan struct{}          // closed once Wait returned
+	err    error                  // Wait's, after exited
 }
 
 // startProc starts bin with env. The test's cleanup kills it if it still
@@ -50,7 +52,7 @@ func startProc(t *testing.T, bin string, env []string) *proc {
 	t.Helper()
 	pr, pw := io.Pipe()
 	p := &proc{
-		t: t, name: filepath.Base(bin), logs: &syncBuffer{},
+		t: t, name: filepath.Base(bin), logs: &accounttest.LogBuffer{},
 		lines: make(chan string, 1024), exited: make(chan struct{}),
 	}
 	p.cmd = exec.Command(bin) // #nosec G204 -- a binary this test built
@@ -116,12 +118,7 @@ func (p *proc) await(ctx context.Context, re *regexp.Regexp) string {
 // from anything else the test holds.
 func openDB(t *testing.T, path string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return accounttest.OpenRead(t, path)
 }
 
 // checkIntegrity fails the test unless SQLite finds the file sound.

@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"tgauth/internal/account"
+	"tgauth/internal/accounttest"
 	"tgauth/internal/app"
 	"tgauth/internal/bot"
 	"tgauth/internal/config"
@@ -37,24 +38,6 @@ const (
 	waitFor = time.Minute
 )
 
-// syncBuffer is a log sink shared by the API and the bot.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // stack is the API process (store, service, router behind httptest) over
 // a SQLite file in a temp dir, and the fake Telegram the bot talks to. The
 // bot itself is started with startBot, so a test can act while it is down.
@@ -65,12 +48,12 @@ type stack struct {
 	api   *httptest.Server
 	store app.Store // the API's
 	svc   *account.Service
-	logs  *syncBuffer
+	logs  *accounttest.LogBuffer
 }
 
 func newStack(tb testing.TB, tgOpts ...telegramtest.Option) *stack {
 	tb.Helper()
-	logs := &syncBuffer{}
+	logs := &accounttest.LogBuffer{}
 	// Registered first, so it runs last, after the bot has stopped.
 	tb.Cleanup(func() {
 		if strings.Contains(logs.String(), botToken) {
@@ -450,7 +433,7 @@ func pollUntil(ctx context.Context, cond func() (bool, error)) error {
 
 // count runs a counting query on the database file, read-only.
 func (s *stack) count(ctx context.Context, query string) (int, error) {
-	db, err := sql.Open("sqlite", s.cfg.Database.Path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite", accounttest.ReadDSN(s.cfg.Database.Path))
 	if err != nil {
 		return 0, err
 	}

@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"cmp"
-	"database/sql"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -12,7 +10,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,7 +38,7 @@ type env struct {
 	issuer *token.Issuer
 	svc    *account.Service
 	server *Server
-	logs   *strings.Builder
+	logs   *accounttest.LogBuffer
 }
 
 type envOption func(*envConfig)
@@ -88,25 +85,13 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	svcOpts.AccessTTL, svcOpts.RefreshTTL = time.Hour, 24*time.Hour
 	svcOpts.ForgotPasswordFloor = cmp.Or(svcOpts.ForgotPasswordFloor, time.Millisecond)
 	a := accounttest.New(t, accounttest.Config{Params: cfg.params, Wrap: cfg.wrap, Options: svcOpts})
-	logs := &strings.Builder{}
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, logs}, nil))
+	logs := &accounttest.LogBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	srv, err := New(a.Service, cfg.http, cfg.limits, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &env{t: t, path: a.Path, store: a.Store, clock: a.Clock, issuer: a.Issuer, svc: a.Service, server: srv, logs: logs}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // request describes one call to the router.
@@ -233,56 +218,16 @@ func wantProblem(t *testing.T, rec *httptest.ResponseRecorder, status int, code 
 	return p
 }
 
-// query runs a counting query on the database file itself.
+// count runs a counting query on the database file itself.
 func (e *env) count(query string, args ...any) int {
 	e.t.Helper()
-	db, err := sql.Open("sqlite", e.path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-		e.t.Fatalf("%s: %v", query, err)
-	}
-	return n
+	return accounttest.Count(e.t, e.path, query, args...)
 }
 
-// outbox returns the kinds and chats of queued messages, oldest first.
-func (e *env) outbox() []outboxRow {
+// outbox returns the queued messages, oldest first.
+func (e *env) outbox() []accounttest.Queued {
 	e.t.Helper()
-	db, err := sql.Open("sqlite", e.path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT chat_id, kind, payload FROM outbox ORDER BY id`)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []outboxRow
-	for rows.Next() {
-		var r outboxRow
-		var payload string
-		if err := rows.Scan(&r.ChatID, &r.Kind, &payload); err != nil {
-			e.t.Fatal(err)
-		}
-		if err := json.Unmarshal([]byte(payload), &r.Notice); err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
-	}
-	return out
-}
-
-type outboxRow struct {
-	ChatID int64
-	Kind   string
-	Notice account.Notice
+	return accounttest.Outbox(e.t, e.path)
 }
 
 // kinds returns the kinds of the queued messages, oldest first.
@@ -290,7 +235,7 @@ func (e *env) kinds() []string {
 	e.t.Helper()
 	var kinds []string
 	for _, r := range e.outbox() {
-		kinds = append(kinds, r.Kind)
+		kinds = append(kinds, string(r.Kind))
 	}
 	return kinds
 }

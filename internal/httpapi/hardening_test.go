@@ -123,7 +123,7 @@ func TestResetCodeGuessesBounded(t *testing.T) {
 
 	rows := e.outbox()
 	last := rows[len(rows)-1]
-	if last.Kind != string(account.NoticeResetPaused) || last.ChatID != 55 {
+	if last.Kind != account.NoticeResetPaused || last.ChatID != 55 {
 		t.Fatalf("last outbox row = %+v, want reset_paused to chat 55", last)
 	}
 	if !last.Notice.LockedUntil.Equal(start.Add(account.CodeResendInterval).Add(account.CodeFailureWindow)) {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tgauth/internal/account"
+	"tgauth/internal/accounttest"
 	"tgauth/internal/token"
 )
 
@@ -186,7 +187,7 @@ func TestNewSignInNotice(t *testing.T) {
 	decode(t, rec, &p)
 	c, _ := e.issuer.Parse(p.Access, token.Access)
 	rows := e.outbox()
-	want := outboxRow{ChatID: 99, Kind: "new_sign_in", Notice: account.Notice{
+	want := accounttest.Queued{ChatID: 99, Kind: "new_sign_in", Notice: account.Notice{
 		UserID: 1, Account: "bob", At: e.clock.Now(), SessionID: c.SessionID, IP: "192.0.2.1", UserAgent: "tgauth-test/1.0",
 	}}
 	if diff := cmp.Diff(want, rows[len(rows)-1]); diff != "" {

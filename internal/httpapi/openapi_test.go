@@ -518,7 +518,7 @@ func contractMain(t *testing.T, ct *contract) {
 	ct.wantProblem(t, e, formPost("/v1/auth/forgot_password", nil), http.StatusBadRequest, "validation_failed")
 	code := ""
 	for _, r := range e.outbox() {
-		if r.Kind == string(account.NoticeResetCode) {
+		if r.Kind == account.NoticeResetCode {
 			code = r.Notice.Code
 		}
 	}

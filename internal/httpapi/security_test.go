@@ -7,12 +7,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"tgauth/internal/account"
+	"tgauth/internal/accounttest"
 	"tgauth/internal/config"
 )
 
@@ -124,9 +124,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 	e := newEnv(t,
 		withService(account.Options{BotUsername: "tgauth_bot"}),
 		withHTTP(func(h *config.HTTP) { h.ClientTokens = []string{clientToken} }))
-	var mu sync.Mutex
-	logs := &strings.Builder{}
-	e.server.log = slog.New(slog.NewTextHandler(lockedWriter{&mu, logs}, &slog.HandlerOptions{Level: slog.LevelDebug, AddSource: true}))
+	logs := &accounttest.LogBuffer{}
+	e.server.log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug, AddSource: true}))
 	secrets := []string{clientToken, goodPassword}
 	keep := func(s ...string) {
 		for _, v := range s {

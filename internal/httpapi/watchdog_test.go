@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tgauth/internal/account"
+	"tgauth/internal/accounttest"
 	"tgauth/internal/token"
 )
 
@@ -46,7 +47,7 @@ func TestRegister(t *testing.T) {
 				t.Errorf("body = %s, want %s", got, want)
 			}
 			// The chat is only claimed: it is asked, and told nothing else.
-			want := []outboxRow{{ChatID: 12345, Kind: "confirm_chat", Notice: account.Notice{UserID: 1, Account: "bob", At: e.clock.Now()}}}
+			want := []accounttest.Queued{{ChatID: 12345, Kind: "confirm_chat", Notice: account.Notice{UserID: 1, Account: "bob", At: e.clock.Now()}}}
 			if diff := cmp.Diff(want, e.outbox()); diff != "" {
 				t.Errorf("outbox (-want +got):\n%s", diff)
 			}
