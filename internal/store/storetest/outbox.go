@@ -52,6 +52,29 @@ func idsOf(ms ...*account.OutboxMessage) []int64 {
 	return out
 }
 
+func testInsertOutboxIDs(t *testing.T, s Store) {
+	ms := []*account.OutboxMessage{newOutbox(1), newOutbox(2), newOutbox(1)}
+	inTx(t, s, func(tx account.Tx) error {
+		for _, m := range ms[:2] {
+			if err := tx.InsertOutbox(t.Context(), m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	inTx(t, s, func(tx account.Tx) error { return tx.InsertOutbox(t.Context(), ms[2]) })
+	var prev int64
+	for i, m := range ms {
+		if m.ID <= prev {
+			t.Errorf("InsertOutbox #%d set ID %d, want > %d", i, m.ID, prev)
+		}
+		prev = m.ID
+	}
+	if n := outboxCount(t, s); n != len(ms) {
+		t.Errorf("outbox rows = %d, want %d", n, len(ms))
+	}
+}
+
 // testClaimOrderAndLimit: due rows come oldest due first (ties by id),
 // at most limit of them, with every field as queued; rows not due yet
 // stay.

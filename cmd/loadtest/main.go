@@ -1,8 +1,8 @@
 // Command loadtest measures a tgauth API the way the performance targets
 // are stated: side by side in one run, one test after another.
 //
-//	go run ./internal/loadtest -spawn
-//	go run ./internal/loadtest -addr http://127.0.0.1:8080 -pid $(pgrep -n api)
+//	go run ./cmd/loadtest -spawn
+//	go run ./cmd/loadtest -addr http://127.0.0.1:8080 -pid $(pgrep -n api)
 //
 // It prepares users and sessions over HTTP (NOWATCH register and login),
 // then runs GET /healthz (the baseline), GET /v1/me with many sessions'
