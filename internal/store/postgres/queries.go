@@ -105,11 +105,8 @@ func (r reader) user(ctx context.Context, where string, arg any) (*account.User,
 		return nil, account.ErrNotFound
 	}
 	u, err := scanUser(r.q.QueryRow(ctx, r.locking(`SELECT `+userColumns+` FROM users WHERE `+where), arg))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, account.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("select user: %w", err)
+	if err := selected(err, "user"); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
@@ -160,11 +157,8 @@ func (r reader) Session(ctx context.Context, id string) (*account.Session, error
 		&s.UserID, &s.Generation, nullTime{&s.CreatedAt}, nullTime{&s.LastUsedAt},
 		nullTime{&s.ExpiresAt}, nullTime{&s.RevokedAt}, &reason, &s.IP, &s.UserAgent,
 	)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, account.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("select session: %w", err)
+	if err := selected(err, "session"); err != nil {
+		return nil, err
 	}
 	if reason != nil {
 		s.RevokeReason = *reason
@@ -329,11 +323,8 @@ func (t *tx) VerificationCode(ctx context.Context, userID int64, purpose string)
 		consumed_at FROM verification_codes WHERE user_id = $1 AND purpose = $2 FOR UPDATE`, userID, purpose).Scan(
 		&c.ID, &c.CodeHash, nullTime{&c.CreatedAt}, nullTime{&c.ExpiresAt}, &c.Attempts, nullTime{&c.ConsumedAt},
 	)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, account.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("select verification code: %w", err)
+	if err := selected(err, "verification code"); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
@@ -382,11 +373,8 @@ func (t *tx) LinkCode(ctx context.Context, hash string) (*account.LinkCode, erro
 		consumed_at FROM link_codes WHERE code_hash = $1 FOR UPDATE`, hash).Scan(
 		&c.UserID, &replaces, &c.SessionID, nullTime{&c.CreatedAt}, nullTime{&c.ExpiresAt},
 		nullTime{&c.ConsumedAt})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, account.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("select link code: %w", err)
+	if err := selected(err, "link code"); err != nil {
+		return nil, err
 	}
 	if replaces != nil {
 		c.ReplacesChatID = *replaces
@@ -450,4 +438,16 @@ func (r reader) SessionIPs(ctx context.Context, userID int64, since, now time.Ti
 		return nil, fmt.Errorf("session ips: %w", err)
 	}
 	return ips, nil
+}
+
+// selected is the error of a one-row select of what: ErrNotFound for no
+// row.
+func selected(err error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return account.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("select %s: %w", what, err)
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -38,11 +37,8 @@ func (t *tx) LinkCode(ctx context.Context, hash string) (*account.LinkCode, erro
 		expires_at, consumed_at FROM link_codes WHERE code_hash = ?`, hash).Scan(
 		&c.UserID, &replaces, &c.SessionID, nullTime{&c.CreatedAt}, nullTime{&c.ExpiresAt},
 		nullTime{&c.ConsumedAt})
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, account.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("select link code: %w", err)
+	if err := selected(err, "link code"); err != nil {
+		return nil, err
 	}
 	c.ReplacesChatID = replaces.Int64
 	return &c, nil

@@ -48,11 +48,8 @@ func scanUser(row interface{ Scan(dest ...any) error }) (*account.User, error) {
 
 func (r reader) user(ctx context.Context, where string, arg any) (*account.User, error) {
 	u, err := scanUser(r.q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, account.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("select user: %w", err)
+	if err := selected(err, "user"); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
@@ -79,11 +76,8 @@ func (r reader) Session(ctx context.Context, id string) (*account.Session, error
 		&s.UserID, &s.Generation, nullTime{&s.CreatedAt}, nullTime{&s.LastUsedAt},
 		nullTime{&s.ExpiresAt}, nullTime{&s.RevokedAt}, &reason, &s.IP, &s.UserAgent,
 	)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, account.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("select session: %w", err)
+	if err := selected(err, "session"); err != nil {
+		return nil, err
 	}
 	s.RevokeReason = reason.String
 	return &s, nil
@@ -221,11 +215,8 @@ func (t *tx) VerificationCode(ctx context.Context, userID int64, purpose string)
 		consumed_at FROM verification_codes WHERE user_id = ? AND purpose = ?`, userID, purpose).Scan(
 		&c.ID, &c.CodeHash, nullTime{&c.CreatedAt}, nullTime{&c.ExpiresAt}, &c.Attempts, nullTime{&c.ConsumedAt},
 	)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, account.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("select verification code: %w", err)
+	if err := selected(err, "verification code"); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
@@ -273,4 +264,16 @@ func (t *tx) IncrementCounter(ctx context.Context, key string, at time.Time) (in
 		return 0, fmt.Errorf("increment counter: %w", err)
 	}
 	return n, nil
+}
+
+// selected is the error of a one-row select of what: ErrNotFound for no
+// row.
+func selected(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return account.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("select %s: %w", what, err)
+	}
+	return nil
 }
