@@ -156,15 +156,25 @@ func (p *Poller) start(ctx context.Context, chatID int64, code string) error {
 	return nil
 }
 
-func (p *Poller) whoami(ctx context.Context, chatID int64) error {
+// chatAccounts returns the accounts linked to chatID for the command cmd,
+// or none after telling the chat it has none.
+func (p *Poller) chatAccounts(ctx context.Context, chatID int64, cmd string) ([]account.User, error) {
 	users, err := p.accounts.ChatAccounts(ctx, chatID)
 	if err != nil {
-		return fmt.Errorf("whoami: %w", err)
+		return nil, fmt.Errorf("%s: %w", cmd, err)
 	}
-	switch len(users) {
-	case 0:
-		return p.say(ctx, chatID, replyNoAccount)
-	case 1:
+	if len(users) == 0 {
+		return nil, p.say(ctx, chatID, replyNoAccount)
+	}
+	return users, nil
+}
+
+func (p *Poller) whoami(ctx context.Context, chatID int64) error {
+	users, err := p.chatAccounts(ctx, chatID, "whoami")
+	if err != nil || users == nil {
+		return err
+	}
+	if len(users) == 1 {
 		return p.say(ctx, chatID, "This chat is linked to "+users[0].Name()+".")
 	}
 	var b strings.Builder
@@ -176,14 +186,11 @@ func (p *Poller) whoami(ctx context.Context, chatID int64) error {
 }
 
 func (p *Poller) reset(ctx context.Context, chatID int64) error {
-	users, err := p.accounts.ChatAccounts(ctx, chatID)
-	if err != nil {
-		return fmt.Errorf("reset: %w", err)
+	users, err := p.chatAccounts(ctx, chatID, "reset")
+	if err != nil || users == nil {
+		return err
 	}
-	switch len(users) {
-	case 0:
-		return p.say(ctx, chatID, replyNoAccount)
-	case 1:
+	if len(users) == 1 {
 		u, queued, err := p.accounts.ResetFromChat(ctx, chatID, users[0].ID)
 		switch {
 		case errors.Is(err, account.ErrNotFound): // unlinked meanwhile
@@ -203,12 +210,9 @@ func (p *Poller) reset(ctx context.Context, chatID int64) error {
 }
 
 func (p *Poller) unlink(ctx context.Context, chatID int64) error {
-	users, err := p.accounts.ChatAccounts(ctx, chatID)
-	if err != nil {
-		return fmt.Errorf("unlink: %w", err)
-	}
-	if len(users) == 0 {
-		return p.say(ctx, chatID, replyNoAccount)
+	users, err := p.chatAccounts(ctx, chatID, "unlink")
+	if err != nil || users == nil {
+		return err
 	}
 	text := "Unlink " + users[0].Name() + " from this chat? It will no longer get reset codes or notices here."
 	if len(users) > 1 {
