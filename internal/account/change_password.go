@@ -39,12 +39,9 @@ func (s *Service) ChangePassword(ctx context.Context, pr Principal, oldPassword,
 		return fmt.Errorf("change password: %w", err)
 	}
 	err = s.inTx(ctx, func(tx Tx) error {
-		cur, err := tx.UserByID(ctx, u.ID)
+		cur, err := recheck(ctx, tx, u, ErrConflict)
 		if err != nil {
 			return err
-		}
-		if cur.PasswordHash != u.PasswordHash {
-			return ErrConflict
 		}
 		if err := tx.UpdatePassword(ctx, u.ID, hash, now); err != nil {
 			return err

@@ -84,14 +84,10 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (*Tokens, error) {
 		UserAgent:  p.UserAgent,
 	}
 	err = s.inTx(ctx, func(tx Tx) error {
-		cur, err := tx.UserByID(ctx, u.ID)
+		// The account may have been locked since the hash was checked.
+		cur, err := recheck(ctx, tx, u, ErrUnauthorized)
 		if err != nil {
 			return err
-		}
-		// The password may have changed, or the account locked, since
-		// the hash was checked outside the transaction.
-		if cur.PasswordHash != u.PasswordHash {
-			return ErrUnauthorized
 		}
 		if cur.Locked(now) && !u.Locked(now) {
 			known, err := knownNetwork(ctx, tx, u.ID, p.IP, now)
@@ -186,6 +182,20 @@ func (s *Service) checkPassword(ctx context.Context, u *User, password, ip strin
 		return false, now, s.recordFailedLogin(ctx, u.ID, now)
 	}
 	return true, now, nil
+}
+
+// recheck reads u again inside tx, after checkPassword checked a password
+// against it outside any transaction: it returns changed when the password
+// has changed since, else the user as it is now.
+func recheck(ctx context.Context, tx Tx, u *User, changed error) (*User, error) {
+	cur, err := tx.UserByID(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if cur.PasswordHash != u.PasswordHash {
+		return nil, changed
+	}
+	return cur, nil
 }
 
 // recordFailedLogin counts a wrong password against the user. The
