@@ -35,14 +35,7 @@ func verificationCode(t *testing.T, s account.Store, userID int64, purpose strin
 
 func putVerificationCodes(t *testing.T, s account.Store, cs ...*account.VerificationCode) {
 	t.Helper()
-	inTx(t, s, func(tx account.Tx) error {
-		for _, c := range cs {
-			if err := tx.PutVerificationCode(t.Context(), c); err != nil {
-				return fmt.Errorf("PutVerificationCode(%d, %q): %w", c.UserID, c.Purpose, err)
-			}
-		}
-		return nil
-	})
+	writeAll(t, s, cs, account.Tx.PutVerificationCode)
 }
 
 func newCode(userID int64, purpose, hash string) *account.VerificationCode {

@@ -109,29 +109,28 @@ func inTx(t *testing.T, s account.Store, fn func(account.Tx) error) {
 	}
 }
 
-// insertUsers stores us in one transaction, setting their IDs.
-func insertUsers(t *testing.T, s account.Store, us ...*account.User) {
+// writeAll writes every v with write, in one transaction.
+func writeAll[T any](t *testing.T, s account.Store, vs []T, write func(account.Tx, context.Context, T) error) {
 	t.Helper()
 	inTx(t, s, func(tx account.Tx) error {
-		for _, u := range us {
-			if err := tx.InsertUser(t.Context(), u); err != nil {
-				return fmt.Errorf("InsertUser(%q): %w", u.Username, err)
+		for _, v := range vs {
+			if err := write(tx, t.Context(), v); err != nil {
+				return fmt.Errorf("write %+v: %w", v, err)
 			}
 		}
 		return nil
 	})
 }
 
+// insertUsers stores us in one transaction, setting their IDs.
+func insertUsers(t *testing.T, s account.Store, us ...*account.User) {
+	t.Helper()
+	writeAll(t, s, us, account.Tx.InsertUser)
+}
+
 func insertSessions(t *testing.T, s account.Store, ss ...*account.Session) {
 	t.Helper()
-	inTx(t, s, func(tx account.Tx) error {
-		for _, sess := range ss {
-			if err := tx.InsertSession(t.Context(), sess); err != nil {
-				return fmt.Errorf("InsertSession(%q): %w", sess.ID, err)
-			}
-		}
-		return nil
-	})
+	writeAll(t, s, ss, account.Tx.InsertSession)
 }
 
 // mustStayUsable commits a write under a deadline: a store that leaked its
