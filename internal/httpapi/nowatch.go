@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -149,11 +148,7 @@ func (s *Server) confirmNewPassword(c *gin.Context) error {
 // signOut is POST /v1/auth/sign-out: a bearer token and the email or the
 // username of its user; every session of the user ends.
 func (s *Server) signOut(c *gin.Context) error {
-	pr, err := s.principal(c)
-	if err != nil {
-		return err
-	}
-	f, err := readFields(c, "email", "username")
+	pr, f, err := s.signedIn(c, "email", "username")
 	if err != nil {
 		return err
 	}
@@ -175,15 +170,8 @@ var linkNames = wireNames{account.FieldCurrentPassword: "password"}
 // telegramLink is POST /v1/telegram/link: a deep link that binds the chat
 // opening it to the caller's account, for the current password.
 func (s *Server) telegramLink(c *gin.Context) error {
-	pr, err := s.principal(c)
+	pr, f, err := s.reauthenticating(c, "password")
 	if err != nil {
-		return err
-	}
-	f, err := readFields(c, "password")
-	if err != nil {
-		return err
-	}
-	if err := s.limit(c, "password", strconv.FormatInt(pr.UserID, 10)); err != nil {
 		return err
 	}
 	l, err := s.accounts.CreateLink(c.Request.Context(), pr, f["password"])

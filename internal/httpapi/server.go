@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -153,6 +154,27 @@ func (s *Server) handle(h func(*gin.Context) error) gin.HandlerFunc {
 			s.writeProblem(c, err)
 		}
 	}
+}
+
+// signedIn authenticates the request's bearer token, then reads the named
+// body fields.
+func (s *Server) signedIn(c *gin.Context, names ...string) (account.Principal, fields, error) {
+	pr, err := s.principal(c)
+	if err != nil {
+		return pr, nil, err
+	}
+	f, err := readFields(c, names...)
+	return pr, f, err
+}
+
+// reauthenticating is signedIn for a route that asks for the current
+// password again, under the "password" rate limit of the signed-in user.
+func (s *Server) reauthenticating(c *gin.Context, names ...string) (account.Principal, fields, error) {
+	pr, f, err := s.signedIn(c, names...)
+	if err == nil {
+		err = s.limit(c, "password", strconv.FormatInt(pr.UserID, 10))
+	}
+	return pr, f, err
 }
 
 // principal authenticates the request's bearer token.

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -71,15 +70,8 @@ var changePasswordNames = wireNames{account.FieldCurrentPassword: "old_password"
 // changePassword is POST /v1/change-password/: old_password, new_password,
 // with a bearer token.
 func (s *Server) changePassword(c *gin.Context) error {
-	pr, err := s.principal(c)
+	pr, f, err := s.reauthenticating(c, "old_password", "new_password")
 	if err != nil {
-		return err
-	}
-	f, err := readFields(c, "old_password", "new_password")
-	if err != nil {
-		return err
-	}
-	if err := s.limit(c, "password", strconv.FormatInt(pr.UserID, 10)); err != nil {
 		return err
 	}
 	if err := s.accounts.ChangePassword(c.Request.Context(), pr, f["old_password"], f["new_password"]); err != nil {
