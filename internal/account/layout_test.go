@@ -44,7 +44,7 @@ func TestReadmeLayout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	for _, pkg := range strings.Fields(string(out)) {
+	for pkg := range strings.FieldsSeq(string(out)) {
 		path := strings.TrimPrefix(pkg, "tgauth/")
 		if _, ok := entries[path]; ok {
 			continue
