@@ -75,7 +75,7 @@ const (
 	codeRateLimited          = "rate_limited"
 	codeValidationFailed     = "validation_failed"
 	codeAlreadyExists        = "already_exists"
-	codeInvalidCredentials   = "invalid_credentials"
+	codeInvalidCredentials   = "invalid_credentials" // #nosec G101 -- a problem code, not a credential
 	codeInvalidCode          = "invalid_code"
 	codeForbidden            = "forbidden"
 	codeNotConfigured        = "not_configured"
