@@ -92,7 +92,7 @@ func TestRegisterInvalid(t *testing.T) {
 			{Field: "password", Message: "must be at least 8 characters"},
 			{Field: "password", Message: "must contain an uppercase letter"},
 			{Field: "password", Message: "must contain a digit"},
-			{Field: "password", Message: `must contain a special character (one of ^$*.[]{}()?-"!@#%&/,><':;|_~+)`},
+			{Field: "password", Message: "must contain a special character (one of ^$*.[]{}()?-“!@#%&/,><’:;|_~+, as NOWATCH lists them; straight quotes count too)"},
 		}},
 		{"password equals username", []string{"username", "Bob.Builder-1!", "password", "bob.builder-1!", "account", "1"}, []fieldError{
 			{Field: "username", Message: "may contain only letters A-Z, digits, '_', '.' and '-'"},
