@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,32 @@ func (s stack) post(t *testing.T, path string, body map[string]string) {
 	}
 }
 
+// link logs in as username and asks for a deep link to Telegram.
+func (s stack) link(t *testing.T, username, password string) string {
+	t.Helper()
+	resp, err := http.PostForm(s.api+"/v1/login", url.Values{"username": {username}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct{ Token string }
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodPost, s.api+"/v1/telegram/link", strings.NewReader(url.Values{"password": {password}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var l struct{ Link string }
+	json.NewDecoder(resp.Body).Decode(&l)
+	if resp.StatusCode != http.StatusOK || l.Link == "" {
+		t.Fatalf("POST /v1/telegram/link = %d %+v", resp.StatusCode, l)
+	}
+	return l.Link
+}
+
 // A newcomer's reset, every Telegram step clicked in the page in headless
 // chromium: the chat is linked by its buttons, the code is read off the
 // page and sets a new password, and the page logs no error.
@@ -151,7 +178,22 @@ func TestResetThroughThePage(t *testing.T) {
 		t.Fatalf("code read off the page = %q, want 6 digits in monospace", code)
 	}
 	s.post(t, "/v1/auth/confirm_new_password", map[string]string{"username": "bob", "verification_code": code, "new_password": "N3w-Secret!x"})
-	s.post(t, "/v1/login", map[string]string{"username": "bob", "password": "N3w-Secret!x"})
+
+	// A deep link pasted in the page opens as Telegram opens it: /start
+	// with the link's code, which links the chat to the account.
+	link := s.link(t, "bob", "N3w-Secret!x")
+	var linkedByLink string
+	if err := page.Eval(ctx, `(async () => {
+		document.getElementById('text').value = `+strconv.Quote(link)+`;
+		document.querySelector('#say button').click();
+		const m = await waitFor(() => [...document.querySelectorAll('.msg.user')].find(m => m.textContent.startsWith('/start ')));
+		return m.textContent;
+	})()`, &linkedByLink); err != nil {
+		t.Fatalf("deep link: %v", err)
+	}
+	if _, code, _ := strings.Cut(link, "?start="); !strings.HasPrefix(linkedByLink, "/start "+code) {
+		t.Errorf("the pasted link %q was sent as %q, want /start %s", link, linkedByLink, code)
+	}
 
 	for _, msg := range page.Problems() {
 		t.Errorf("the page logged an error: %s", msg)
