@@ -119,6 +119,9 @@ func TestBotDryRun(t *testing.T) {
 	if strings.Contains(logs.String(), code) {
 		t.Errorf("dry run logged the code:\n%s", logs)
 	}
+	if !strings.Contains(logs.String(), "marked sent, so it is consumed") {
+		t.Errorf("dry run did not say on start what it does with the outbox:\n%s", logs)
+	}
 }
 
 // Telegram unreachable: the bot starts anyway, keeps trying, and stops

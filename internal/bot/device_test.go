@@ -1,8 +1,12 @@
 package bot
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf16"
 
 	"tgauth/internal/account"
 	"tgauth/internal/telegramtest"
@@ -54,5 +58,34 @@ func TestNoticeTextIsInert(t *testing.T) {
 		if len(links) != 0 {
 			t.Errorf("chat %d: %q shows %q as links (entities %s)", chat, m.Text, links, m.Entities)
 		}
+	}
+}
+
+// A reset code reaches the chat in monospace, which an app copies with a
+// tap, and a name holding the same digits does not make the two marks
+// overlap (Telegram refuses overlapping entities).
+func TestResetCodeIsMonospace(t *testing.T) {
+	e := newDispatchEnv(t, DispatcherOptions{})
+	e.run()
+	e.queue(5, account.NoticeResetCode, account.Notice{Account: "bob123456", Code: "123456", ExpiresAt: time.Now().Add(time.Hour)})
+	m := e.waitFor(5)
+	var ents []struct {
+		Type           string
+		Offset, Length int
+	}
+	if err := json.Unmarshal([]byte(m.Entities), &ents); err != nil {
+		t.Fatalf("entities %q: %v", m.Entities, err)
+	}
+	var marked []string
+	end := 0
+	for _, en := range ents {
+		if en.Offset < end {
+			t.Errorf("entities %s overlap", m.Entities)
+		}
+		end = en.Offset + en.Length
+		marked = append(marked, string(utf16.Decode(utf16.Encode([]rune(m.Text))[en.Offset:end])))
+	}
+	if want := []string{"bob123456", "123456"}; !slices.Equal(marked, want) {
+		t.Errorf("%q marks %q as code, want %q", m.Text, marked, want)
 	}
 }

@@ -38,6 +38,7 @@ func render(m account.OutboxMessage, n account.Notice, signer *Signer) (Message,
 		out.Text = "This chat is now linked to the account " + name + ". Password-reset codes and security notices for it will come here.\n\n" +
 			"If you did not link it, send /unlink."
 	case account.NoticeResetCode:
+		out.Inert = append(out.Inert, n.Code) // monospace: an app copies it with a tap
 		out.Text = "Your password reset code for " + name + " is " + n.Code + "\n\n" +
 			"It works once, until " + clock(n.ExpiresAt) + ". If you did not ask for it, ignore this message: your password stays as it is."
 	case account.NoticePasswordChanged:

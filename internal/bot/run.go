@@ -101,6 +101,10 @@ func Run(ctx context.Context, cfg config.Config, d Deps) error {
 	}
 
 	d.Log.Info("bot running", slog.Bool("dry_run", d.DryRun), slog.String("version", d.Version))
+	if d.DryRun {
+		d.Log.Warn("dry run: each outbox message is logged (its chat and kind, never its text) and marked sent, so it is consumed; " +
+			"nothing reaches Telegram and no command is answered. For a bot to try things with, run the playground (go run ./cmd/playground)")
+	}
 	// Each worker returns when ctx ends; the first to fail stops the rest.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

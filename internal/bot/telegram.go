@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -215,10 +216,15 @@ func (d DryRun) Send(ctx context.Context, m Message) (int, error) {
 	return 0, nil
 }
 
-// codeEntities marks every place one of inert appears in text as code.
-// Offsets and lengths count UTF-16 units, as Telegram does.
+// codeEntities marks every place one of inert appears in text as code,
+// but where it overlaps a place marked already (a code inside an account
+// name): Telegram refuses overlapping entities. Offsets and lengths count
+// UTF-16 units, as Telegram does.
 func codeEntities(text string, inert []string) []tgbotapi.MessageEntity {
-	var ents []tgbotapi.MessageEntity
+	var (
+		ents   []tgbotapi.MessageEntity
+		marked = make([]bool, len(text))
+	)
 	for _, part := range inert {
 		if part == "" {
 			continue
@@ -229,12 +235,18 @@ func codeEntities(text string, inert []string) []tgbotapi.MessageEntity {
 				break
 			}
 			start := i + j
+			i = start + len(part)
+			if slices.Contains(marked[start:i], true) {
+				continue
+			}
+			for k := start; k < i; k++ {
+				marked[k] = true
+			}
 			ents = append(ents, tgbotapi.MessageEntity{
 				Type:   "code",
 				Offset: utf16Len(text[:start]),
 				Length: utf16Len(part),
 			})
-			i = start + len(part)
 		}
 	}
 	return ents

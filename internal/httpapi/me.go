@@ -7,12 +7,15 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// profileResponse has one shape for the accounts of both dialects: every
+// field is there, null where the account has no such thing (a Watchdog
+// account's email, a NOWATCH account's username).
 type profileResponse struct {
 	ID             int64     `json:"id"`
-	Username       string    `json:"username,omitempty"`
-	Email          string    `json:"email,omitempty"`
-	FirstName      string    `json:"first_name,omitempty"`
-	LastName       string    `json:"last_name,omitempty"`
+	Username       *string   `json:"username"`
+	Email          *string   `json:"email"`
+	FirstName      *string   `json:"first_name"`
+	LastName       *string   `json:"last_name"`
 	Role           string    `json:"role"`
 	TelegramLinked bool      `json:"telegram_linked"`
 	CreatedAt      time.Time `json:"created_at"`
@@ -30,13 +33,21 @@ func (s *Server) me(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, profileResponse{
 		ID:             u.ID,
-		Username:       u.Username,
-		Email:          u.Email,
-		FirstName:      u.FirstName,
-		LastName:       u.LastName,
+		Username:       orNull(u.Username),
+		Email:          orNull(u.Email),
+		FirstName:      orNull(u.FirstName),
+		LastName:       orNull(u.LastName),
 		Role:           string(u.Role),
 		TelegramLinked: u.ChatConfirmed(),
 		CreatedAt:      u.CreatedAt,
 	})
 	return nil
+}
+
+// orNull is v, or nil (JSON null) for "".
+func orNull(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
 }

@@ -61,7 +61,7 @@ func TestRegisterEmail(t *testing.T) {
 	}
 	tok := e.pair("/v1/auth/login", "email", "SpongeBob@BikiniBottom.com", "password", goodPassword).Access
 	rec = e.do(request{method: http.MethodGet, path: "/v1/me", header: bearer(tok)})
-	want := `{"id":1,"email":"spongebob@bikinibottom.com","first_name":"Sponge Bob","last_name":"Squarepants","role":"user","telegram_linked":false,"created_at":"2026-11-25T12:00:00Z"}`
+	want := `{"id":1,"username":null,"email":"spongebob@bikinibottom.com","first_name":"Sponge Bob","last_name":"Squarepants","role":"user","telegram_linked":false,"created_at":"2026-11-25T12:00:00Z"}`
 	if rec.Body.String() != want {
 		t.Errorf("me = %s, want %s", rec.Body, want)
 	}

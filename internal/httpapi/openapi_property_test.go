@@ -219,7 +219,16 @@ func (g *generator) send(t *testing.T, ct *contract, k opKey, c propertyCase, au
 	body = strings.NewReplacer(`"`+placeNewChat+`"`, chat, placeNewChat, chat, url.QueryEscape(placeNewChat), chat,
 		placeNewEmail, email, url.QueryEscape(placeNewEmail), url.QueryEscape(email),
 		placeNewUsername, username, url.QueryEscape(placeNewUsername), username).Replace(body)
-	body = strings.NewReplacer(placeEmail, p.email, placeUsername, p.username, placePassword, p.password, placeRefresh, p.refresh).Replace(body)
+	// In a JSON body the values go inside strings: a password may hold a
+	// quote or a backslash.
+	in := func(v string) string { return v }
+	if strings.HasPrefix(strings.TrimSpace(body), "{") {
+		in = func(v string) string {
+			b, _ := json.Marshal(v)
+			return string(b[1 : len(b)-1])
+		}
+	}
+	body = strings.NewReplacer(placeEmail, in(p.email), placeUsername, in(p.username), placePassword, in(p.password), placeRefresh, in(p.refresh)).Replace(body)
 	var h map[string]string
 	switch {
 	case auth == "token":

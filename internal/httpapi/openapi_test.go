@@ -452,8 +452,8 @@ func contractMain(t *testing.T, ct *contract) {
 	// Watchdog: me.
 	var prof profileResponse
 	decode(t, ct.want(t, e, getReq("/v1/me", bearer(tok.Token)), http.StatusOK), &prof)
-	if prof.Username != "spongebob" || !prof.TelegramLinked || prof.Role != "user" {
-		t.Errorf("profile = %+v", prof)
+	if nullable(prof.Username) != "spongebob" || prof.Email != nil || prof.FirstName != nil || !prof.TelegramLinked || prof.Role != "user" {
+		t.Errorf("profile = %+v, want spongebob with a null email and name", prof)
 	}
 	ct.wantProblem(t, e, getReq("/v1/me", nil), http.StatusUnauthorized, "missing_token")
 	ct.wantProblem(t, e, getReq("/v1/me", bearer("not-a-token")), http.StatusUnauthorized, "invalid_token")
@@ -542,8 +542,8 @@ func contractMain(t *testing.T, ct *contract) {
 	sb := pairOf(t, ct.want(t, e, jsonPost(t, "/v1/auth/login", nil, map[string]any{"email": spongebobEmail, "password": goodPassword}), http.StatusOK))
 	prof = profileResponse{}
 	decode(t, ct.want(t, e, getReq("/v1/me", bearer(sb.Access)), http.StatusOK), &prof)
-	if prof.Email != spongebobEmail || prof.Username != "" || prof.TelegramLinked || prof.FirstName != "Sponge Bob" {
-		t.Errorf("profile = %+v", prof)
+	if nullable(prof.Email) != spongebobEmail || prof.Username != nil || prof.TelegramLinked || nullable(prof.FirstName) != "Sponge Bob" {
+		t.Errorf("profile = %+v, want spongebob's email with a null username", prof)
 	}
 	so := "/v1/auth/sign-out"
 	ct.wantProblem(t, e, jsonPost(t, so, nil, map[string]any{"email": spongebobEmail}), http.StatusUnauthorized, "missing_token")
@@ -847,4 +847,12 @@ func TestContractRefusesWrongAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nullable is *p, or "<null>".
+func nullable(p *string) string {
+	if p == nil {
+		return "<null>"
+	}
+	return *p
 }

@@ -89,8 +89,11 @@ func New(accounts *account.Service, cfg config.HTTP, limits config.RateLimit, lo
 	e.NoRoute(s.handle(func(*gin.Context) error { return errNotFound }))
 	e.NoMethod(s.handle(func(*gin.Context) error { return errMethodNotAllowed }))
 
-	s.route(e, http.MethodGet, "/healthz", s.healthz)
-	s.route(e, http.MethodGet, "/readyz", s.readyz)
+	// Uptime probes often send HEAD: it answers as GET, without the body.
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		s.route(e, m, "/healthz", s.healthz)
+		s.route(e, m, "/readyz", s.readyz)
+	}
 	s.route(e, http.MethodGet, "/openapi.yaml", s.openAPI)
 	s.routeDocs(e)
 	s.route(e, http.MethodGet, "/metrics", serveHandler(metrics.Handler(reg, log)))

@@ -144,3 +144,30 @@ func TestPanicBecomesProblem(t *testing.T) {
 		t.Errorf("panic not logged with its request id:\n%s", e.logs)
 	}
 }
+
+// Uptime probes send HEAD: /healthz and /readyz answer it as GET, status
+// and headers, without a body, over a real connection.
+func TestHeadProbes(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(e.server)
+	t.Cleanup(srv.Close)
+	head := func(path string) (int, int, string) {
+		t.Helper()
+		resp, err := http.Head(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, len(body), resp.Header.Get(requestIDHeader)
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/healthz/"} {
+		if code, n, id := head(path); code != http.StatusOK || n != 0 || id == "" {
+			t.Errorf("HEAD %s = %d, %d bytes, request id %q; want 200, no body, an id", path, code, n, id)
+		}
+	}
+	e.store.Close()
+	if code, n, _ := head("/readyz"); code != http.StatusServiceUnavailable || n != 0 {
+		t.Errorf("HEAD /readyz with the database gone = %d, %d bytes; want 503, no body", code, n)
+	}
+}

@@ -92,7 +92,7 @@ func TestRegisterInvalid(t *testing.T) {
 			{Field: "password", Message: "must be at least 8 characters"},
 			{Field: "password", Message: "must contain an uppercase letter"},
 			{Field: "password", Message: "must contain a digit"},
-			{Field: "password", Message: `must contain a special character (one of ^$*.[]{}()?-"!@#%&/,><':;|_~+)`},
+			{Field: "password", Message: "must contain a special character (one of ^$*.[]{}()?-“!@#%&/,><’:;|_~+, as NOWATCH lists them; straight quotes count too)"},
 		}},
 		{"password equals username", []string{"username", "Bob.Builder-1!", "password", "bob.builder-1!", "account", "1"}, []fieldError{
 			{Field: "username", Message: "may contain only letters A-Z, digits, '_', '.' and '-'"},
@@ -490,7 +490,7 @@ func TestMe(t *testing.T) {
 	tok := e.login("bob", goodPassword)
 	for _, path := range []string{"/v1/me", "/v1/me/"} {
 		rec := e.do(request{method: http.MethodGet, path: path, header: bearer(tok)})
-		want := `{"id":1,"username":"bob","role":"user","telegram_linked":true,"created_at":"2026-11-25T12:00:00Z"}`
+		want := `{"id":1,"username":"bob","email":null,"first_name":null,"last_name":null,"role":"user","telegram_linked":true,"created_at":"2026-11-25T12:00:00Z"}`
 		if rec.Code != http.StatusOK || rec.Body.String() != want {
 			t.Errorf("GET %s = %d %s, want 200 %s", path, rec.Code, rec.Body, want)
 		}

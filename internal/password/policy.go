@@ -14,8 +14,8 @@ const (
 )
 
 // Specials are the special characters a password must contain one of: the
-// seed's set, which also accepts the typographic quotes “ ” ‘ ’ its
-// documentation shows (the message lists only the ASCII ones).
+// NOWATCH document's set, whose “ and ’ (as it prints them) stand for the
+// quotes people type: the straight and the typographic ones all count.
 const Specials = `^$*.[]{}()?-"!@#%&/,><':;|_~+` + "\u201c\u201d\u2018\u2019"
 
 // The messages Check returns, one per rule, in the order Check reports them.
@@ -26,7 +26,7 @@ const (
 	MsgNoLower    = "must contain a lowercase letter"
 	MsgNoUpper    = "must contain an uppercase letter"
 	MsgNoDigit    = "must contain a digit"
-	MsgNoSpecial  = `must contain a special character (one of ^$*.[]{}()?-"!@#%&/,><':;|_~+)`
+	MsgNoSpecial  = "must contain a special character (one of ^$*.[]{}()?-“!@#%&/,><’:;|_~+, as NOWATCH lists them; straight quotes count too)"
 	MsgCommon     = "is a well-known common password"
 	MsgIdentity   = "must not be the same as your email or username"
 )

@@ -185,3 +185,17 @@ func wantAcceptable(p, other string) bool {
 		strings.ContainsAny(p, `^$*.[]{}()?-"!@#%&/,><':;|_~+“”‘’`) &&
 		!IsCommon(p) && (other == "" || !strings.EqualFold(p, other))
 }
+
+// The message lists the specials as the NOWATCH document prints them,
+// typographic quotes included, and every one it lists is accepted.
+func TestSpecialsMessage(t *testing.T) {
+	const seedSet = "^$*.[]{}()?-“!@#%&/,><’:;|_~+" // NOWATCH's document, as printed
+	if !strings.Contains(MsgNoSpecial, seedSet) {
+		t.Errorf("MsgNoSpecial = %q, want the document's set %q", MsgNoSpecial, seedSet)
+	}
+	for _, r := range seedSet + `"'` {
+		if !strings.ContainsRune(Specials, r) {
+			t.Errorf("%q is listed (or typed for a listed quote) but not accepted", r)
+		}
+	}
+}

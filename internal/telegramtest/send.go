@@ -58,9 +58,11 @@ type messageKey struct {
 
 // botMessage is the current state of a message the bot sent.
 type botMessage struct {
-	date   int64
-	text   string
-	markup string // compact JSON of an inline keyboard, or ""
+	date     int64
+	text     string
+	markup   string // compact JSON of an inline keyboard, or ""
+	entities string // raw JSON as sent; "" when none
+	edited   bool
 }
 
 // entities is the raw JSON of a call's entities, "" when none (the
@@ -188,7 +190,7 @@ func (s *Server) sendMessage(_ context.Context, p params) (any, error) {
 		s.window = append(s.window, now)
 	}
 	id := s.newMessageID(chatID)
-	m := &botMessage{date: now.Unix(), text: text, markup: string(inlineMarkup(markup))}
+	m := &botMessage{date: now.Unix(), text: text, markup: string(inlineMarkup(markup)), entities: entities(p)}
 	s.messages[messageKey{chatID, id}] = m
 	s.sent = append(s.sent, Sent{
 		ChatID:                chatID,
@@ -288,7 +290,10 @@ func (s *Server) edit(method string, p params, text *string) (any, error) {
 	if newText == m.text && inline == m.markup {
 		return nil, badRequest("message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
 	}
-	m.text, m.markup = newText, inline
+	m.text, m.markup, m.edited = newText, inline, true
+	if text != nil {
+		m.entities = rec.Entities
+	}
 	now := s.now()
 	rec.ChatID, rec.MessageID, rec.Text, rec.At = chatID, int(messageID), newText, now
 	s.edits = append(s.edits, rec)

@@ -62,7 +62,7 @@ type Server struct {
 	// URL+"/bot%s/%s".
 	URL string
 
-	t        testing.TB
+	report   func(msg string) // a call no bot should make; New fails the test
 	token    string
 	bot      wireUser
 	now      func() time.Time
@@ -92,6 +92,7 @@ type Server struct {
 
 	nextMessageID map[int64]int // per chat, shared by user and bot messages
 	messages      map[messageKey]*botMessage
+	typed         map[int64][]typedMessage // per chat: what the user sent
 
 	sent       []Sent
 	waited     map[int64]int // per chat: messages already returned by WaitForMessage
@@ -101,6 +102,7 @@ type Server struct {
 
 	nextCallback int
 	callbacks    map[string]bool // id → still unanswered
+	callbackChat map[string]int64
 	answers      []CallbackAnswer
 	edits        []Edit
 }
@@ -144,10 +146,32 @@ func WithoutListener() Option {
 // New starts a fake Bot API for token and stops it in t.Cleanup. Calls to
 // methods it does not serve fail with 404 and report t.Errorf.
 func New(t testing.TB, token string, opts ...Option) *Server {
+	s := NewServer(token, opts...)
+	s.report = func(msg string) { t.Errorf("telegramtest: %s", msg) }
+	var hs *httptest.Server
+	if s.listener {
+		hs = httptest.NewUnstartedServer(s.handler)
+		hs.Config.ErrorLog = log.New(io.Discard, "", 0)
+		hs.Start()
+		s.URL = hs.URL
+	}
+	t.Cleanup(func() {
+		s.Close()
+		if hs != nil {
+			hs.Close()
+		}
+	})
+	return s
+}
+
+// NewServer makes a fake Bot API for token outside a test, for a program
+// that serves Handler itself (the playground): it opens no listener
+// whatever the options, reports nothing, and runs until Close.
+func NewServer(token string, opts ...Option) *Server {
 	s := &Server{
-		URL:   noListenerURL,
-		t:     t,
-		token: token,
+		URL:    noListenerURL,
+		report: func(string) {},
+		token:  token,
 		bot: wireUser{
 			ID:        botID(token),
 			IsBot:     true,
@@ -168,32 +192,28 @@ func New(t testing.TB, token string, opts ...Option) *Server {
 		nextUpdateID:  1,
 		nextMessageID: map[int64]int{},
 		messages:      map[messageKey]*botMessage{},
+		typed:         map[int64][]typedMessage{},
 		waited:        map[int64]int{},
 		lastSend:      map[int64]time.Time{},
 		callbacks:     map[string]bool{},
+		callbackChat:  map[string]int64{},
 	}
 	for _, o := range opts {
 		o(s)
 	}
 	s.handler = http.HandlerFunc(s.serveHTTP)
-
-	var hs *httptest.Server
-	if s.listener {
-		hs = httptest.NewUnstartedServer(s.handler)
-		hs.Config.ErrorLog = log.New(io.Discard, "", 0)
-		hs.Start()
-		s.URL = hs.URL
-	}
-	t.Cleanup(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
-		close(s.done)
-		if hs != nil {
-			hs.Close()
-		}
-	})
 	return s
+}
+
+// Close ends long polls and hung calls; later calls fail. New's cleanup
+// calls it.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+	}
 }
 
 // botID is the numeric prefix of a "123456:secret" token, as Telegram's.
@@ -362,7 +382,7 @@ func (s *Server) unexpected(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
-		s.t.Errorf("telegramtest: %s", msg)
+		s.report(msg)
 	}
 }
 

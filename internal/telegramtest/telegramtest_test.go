@@ -847,3 +847,63 @@ func TestSendLatency(t *testing.T) {
 		}
 	})
 }
+
+// Chat shows a chat as an app would: the user's texts and the bot's
+// messages in order, each message as its last edit left it, and the
+// answers to that chat's presses only.
+func TestChatView(t *testing.T) {
+	srv := telegramtest.New(t, token, telegramtest.WithoutRateLimits())
+	bot := newBot(t, srv)
+
+	srv.InjectMessage(42, "/reset")
+	srv.InjectMessage(7, "/start")
+	msg := tgbotapi.NewMessage(42, "Reset which account?")
+	msg.ReplyMarkup = tgbotapi.NewInlineKeyboardMarkup(tgbotapi.NewInlineKeyboardRow(
+		tgbotapi.NewInlineKeyboardButtonData("bob", "r:1"), tgbotapi.NewInlineKeyboardButtonURL("Docs", "https://example.com/")))
+	sent, err := bot.Send(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := tgbotapi.NewMessage(42, "Code 123456")
+	code.Entities = []tgbotapi.MessageEntity{{Type: "code", Offset: 5, Length: 6}}
+	if _, err := bot.Send(code); err != nil {
+		t.Fatal(err)
+	}
+	cb7 := srv.InjectCallback(7, 1, "x")
+	cb42 := srv.InjectCallback(42, sent.MessageID, "r:1")
+	for _, id := range []string{cb7, cb42} {
+		if _, err := bot.Request(tgbotapi.NewCallback(id, "answer "+id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bot.Send(tgbotapi.NewEditMessageText(42, sent.MessageID, "Code sent for bob.")); err != nil {
+		t.Fatal(err)
+	}
+
+	got := srv.Chat(42)
+	want := []telegramtest.ChatMessage{
+		{ID: 1, FromUser: true, Text: "/reset"},
+		{ID: 2, Text: "Code sent for bob.", Edited: true},
+		{ID: 3, Text: "Code 123456", Entities: json.RawMessage(`[{"type":"code","offset":5,"length":6}]`)},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(telegramtest.ChatMessage{}, "Date")); diff != "" {
+		t.Errorf("Chat(42) (-want +got):\n%s", diff)
+	}
+
+	// Before the edit took it away, the keyboard was shown with both kinds of button.
+	srv2 := telegramtest.New(t, token)
+	if _, err := newBot(t, srv2).Send(msg); err != nil {
+		t.Fatal(err)
+	}
+	wantButtons := [][]telegramtest.ChatButton{{{Text: "bob", Data: "r:1"}, {Text: "Docs", URL: "https://example.com/"}}}
+	if got := srv2.Chat(42); len(got) != 1 || !cmp.Equal(got[0].Buttons, wantButtons) {
+		t.Errorf("Chat(42) = %+v, want one message with buttons %+v", got, wantButtons)
+	}
+
+	if diff := cmp.Diff([]int64{7, 42}, srv.Chats()); diff != "" {
+		t.Errorf("Chats (-want +got):\n%s", diff)
+	}
+	if a := srv.ChatAnswers(42); len(a) != 1 || a[0].Text != "answer "+cb42 {
+		t.Errorf("ChatAnswers(42) = %+v, want only the answer to %s", a, cb42)
+	}
+}

@@ -150,6 +150,7 @@ func (s *Server) InjectMessage(chatID int64, text string) (updateID int) {
 		Text:      text,
 		Entities:  commandEntity(text),
 	}
+	s.typed[chatID] = append(s.typed[chatID], typedMessage{msg.MessageID, msg.Date, text})
 	return s.push(wireUpdate{Message: msg})
 }
 
@@ -162,6 +163,7 @@ func (s *Server) InjectCallback(chatID int64, messageID int, data string) (callb
 	s.nextCallback++
 	callbackID = strconv.FormatInt(chatID, 10) + "-" + strconv.Itoa(s.nextCallback)
 	s.callbacks[callbackID] = true
+	s.callbackChat[callbackID] = chatID
 
 	msg := &wireMessage{MessageID: messageID, From: &s.bot, Chat: chat(chatID), Date: s.now().Unix()}
 	if m, ok := s.messages[messageKey{chatID, messageID}]; ok {
