@@ -10,12 +10,8 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"tgauth/internal/app"
 	"tgauth/internal/bot"
@@ -26,34 +22,20 @@ import (
 var _ bot.SharedStore = (*postgres.Store)(nil)
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "bot:", err)
-		os.Exit(1)
-	}
+	app.Main("bot", func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stderr)
+	})
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file")
+	fs := app.NewFlags("bot", stderr)
 	dryRun := fs.Bool("dry-run", false, "log what would be sent (chat and kind, never the text) instead of calling Telegram; consumes the outbox")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	cfg, log, err := app.Load(*configPath, getenv, environ, stderr)
+	cfg, log, err := app.Load(*fs.Config, getenv, environ, stderr)
 	if err != nil {
 		return err
 	}
-	env, err := app.Start(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer env.Store.Close()
-	return bot.Run(ctx, cfg, bot.Deps{Store: env.Store, Accounts: env.Service, CallbackKey: env.CallbackKey,
-		Sealer: env.Sealer, Log: log, DryRun: *dryRun, Version: app.Version()})
+	return bot.Start(ctx, cfg, log, *dryRun)
 }

@@ -10,39 +10,27 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"tgauth/internal/app"
 	"tgauth/internal/playground"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "playground:", err)
-		os.Exit(1)
-	}
+	app.Main("playground", func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stderr)
+	})
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("playground", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file (the database is the API's)")
+	fs := app.NewFlags("playground", stderr)
 	addr := fs.String("addr", "127.0.0.1:8090", "where to serve the page and the stand-in Telegram")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	cfg, log, err := app.Load(*configPath, getenv, environ, stderr)
+	cfg, log, err := app.Load(*fs.Config, getenv, environ, stderr)
 	if err != nil {
 		return err
 	}

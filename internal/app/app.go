@@ -5,11 +5,15 @@ package app
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"tgauth/internal/account"
@@ -201,4 +205,42 @@ func HTTPServer(cfg config.HTTP, handler http.Handler, log *slog.Logger) *http.S
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// Main runs a command's run until it returns, with a context that ends on
+// SIGINT or SIGTERM; an error is printed after the command's name and
+// exits 1.
+func Main(name string, run func(ctx context.Context) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
+}
+
+// Flags is a command's flag set, with the --config every command takes.
+type Flags struct {
+	*flag.FlagSet
+	Config *string
+}
+
+// NewFlags makes the flag set of the command name, which prints its usage
+// and errors to stderr.
+func NewFlags(name string, stderr io.Writer) Flags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return Flags{fs, fs.String("config", "", "YAML configuration file")}
+}
+
+// Parse parses args, refusing any left after the flags.
+func (f Flags) Parse(args []string) error {
+	if err := f.FlagSet.Parse(args); err != nil {
+		return err
+	}
+	if f.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", f.Args())
+	}
+	return nil
 }

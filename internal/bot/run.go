@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"tgauth/internal/account"
+	"tgauth/internal/app"
 	"tgauth/internal/config"
 	"tgauth/internal/metrics"
 )
@@ -39,6 +40,18 @@ type Deps struct {
 	DryRun  bool
 	Log     *slog.Logger
 	Version string // for the start-up log line
+}
+
+// Start opens the store and the service cfg names (app.Start) and runs the
+// bot over them, as cmd/bot and the playground do.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger, dryRun bool) error {
+	env, err := app.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer env.Store.Close()
+	return Run(ctx, cfg, Deps{Store: env.Store, Accounts: env.Service, CallbackKey: env.CallbackKey,
+		Sealer: env.Sealer, Log: log, DryRun: dryRun, Version: app.Version()})
 }
 
 // Run runs the bot until ctx ends or a part of it fails: the dispatcher,

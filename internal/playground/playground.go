@@ -18,7 +18,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"tgauth/internal/app"
 	"tgauth/internal/bot"
 	"tgauth/internal/config"
 	"tgauth/internal/telegramtest"
@@ -226,11 +225,6 @@ func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logg
 	cfg.Telegram.Token = Token
 	cfg.Telegram.APIURL = "http://" + ln.Addr().String()
 	cfg.Bot.MetricsAddr = ""
-	env, err := app.Start(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer env.Store.Close()
 	log.Info("playground: open the page (this is not Telegram)", slog.String("url", "http://"+ln.Addr().String()+"/"))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -240,6 +234,5 @@ func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logg
 			cancel()
 		}
 	}()
-	return bot.Run(ctx, cfg, bot.Deps{Store: env.Store, Accounts: env.Service, CallbackKey: env.CallbackKey,
-		Sealer: env.Sealer, Log: log, Version: app.Version()})
+	return bot.Start(ctx, cfg, log, false)
 }
