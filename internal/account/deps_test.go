@@ -11,7 +11,8 @@ const telegramLib = "github.com/go-telegram-bot-api/telegram-bot-api"
 
 // The domain stays free of transports and storage: arrows point inward.
 // And the API binary, which never talks to Telegram, links neither the
-// bot nor its library.
+// bot nor its library; neither product binary links the testing package
+// or the fake Telegram (only the playground, a tool, does).
 func TestDependencies(t *testing.T) {
 	tests := []struct {
 		pkg       string
@@ -19,7 +20,8 @@ func TestDependencies(t *testing.T) {
 	}{
 		{"tgauth/internal/account", []string{"net/http", "database/sql", "github.com/gin-gonic/gin", "modernc.org/sqlite",
 			"github.com/jackc/pgx", telegramLib, "tgauth/internal/bot", "tgauth/internal/store", "tgauth/internal/httpapi", "tgauth/internal/config"}},
-		{"tgauth/cmd/api", []string{telegramLib, "tgauth/internal/bot"}},
+		{"tgauth/cmd/api", []string{telegramLib, "tgauth/internal/bot", "testing", "tgauth/internal/telegramtest", "tgauth/internal/playground"}},
+		{"tgauth/cmd/bot", []string{"testing", "tgauth/internal/telegramtest", "tgauth/internal/playground"}},
 		{"tgauth/internal/store/storetest", []string{telegramLib, "tgauth/internal/bot"}},
 		{"tgauth/internal/token", []string{"net/http", "database/sql", "tgauth/internal/account"}},
 		{"tgauth/internal/password", []string{"net/http", "database/sql", "tgauth/internal/account"}},

@@ -77,7 +77,7 @@ func Start(ctx context.Context, t *testing.T) *Browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, bin,
+	cmd := exec.CommandContext(ctx, bin, // #nosec G204 -- chromium from PATH, fixed arguments
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir="+t.TempDir(), "--window-size=1280,2000",
@@ -90,8 +90,8 @@ func Start(ctx context.Context, t *testing.T) *Browser {
 		t.Fatalf("start chromium: %v", err)
 	}
 	// Chromium holds its ends now; closing ours lets a read see its exit.
-	toR.Close()
-	fromW.Close()
+	_ = toR.Close()
+	_ = fromW.Close()
 
 	b := &Browser{
 		w:       toW,
@@ -105,11 +105,11 @@ func Start(ctx context.Context, t *testing.T) *Browser {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := b.call(closeCtx, "", "Browser.close", nil, nil); err != nil {
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 		}
-		toW.Close()
+		_ = toW.Close()
 		<-b.done
-		fromR.Close()
+		_ = fromR.Close()
 		if err := cmd.Wait(); err != nil && ctx.Err() == nil {
 			t.Logf("chromium: %v\n%s", err, stderr.String())
 		}
@@ -312,7 +312,7 @@ func (p *Page) Problems() []string {
 					} `json:"exception"`
 				} `json:"exceptionDetails"`
 			}
-			json.Unmarshal(m.Params, &ev)
+			_ = json.Unmarshal(m.Params, &ev) // an event that does not parse reports nothing
 			d := ev.ExceptionDetails
 			out = append(out, fmt.Sprintf("exception: %s %s (%s)", d.Text, d.Exception.Description, d.URL))
 		case "Runtime.consoleAPICalled":
@@ -320,7 +320,7 @@ func (p *Page) Problems() []string {
 				Type string            `json:"type"`
 				Args []json.RawMessage `json:"args"`
 			}
-			json.Unmarshal(m.Params, &ev)
+			_ = json.Unmarshal(m.Params, &ev) // an event that does not parse reports nothing
 			if ev.Type == "error" || ev.Type == "assert" {
 				out = append(out, fmt.Sprintf("console.%s: %s", ev.Type, ev.Args))
 			}
@@ -333,7 +333,7 @@ func (p *Page) Problems() []string {
 					URL    string `json:"url"`
 				} `json:"entry"`
 			}
-			json.Unmarshal(m.Params, &ev)
+			_ = json.Unmarshal(m.Params, &ev) // an event that does not parse reports nothing
 			if e := ev.Entry; e.Level == "error" {
 				out = append(out, fmt.Sprintf("%s: %s (%s)", e.Source, e.Text, e.URL))
 			}
