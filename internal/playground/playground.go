@@ -225,6 +225,10 @@ func Run(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logg
 	cfg.Telegram.Token = Token
 	cfg.Telegram.APIURL = "http://" + ln.Addr().String()
 	cfg.Bot.MetricsAddr = ""
+	if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		log.Warn("playground: listening beyond this machine: anyone who reaches it reads every chat, reset codes included, and can press any button",
+			slog.String("addr", ln.Addr().String()))
+	}
 	log.Info("playground: open the page (this is not Telegram)", slog.String("url", "http://"+ln.Addr().String()+"/"))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
